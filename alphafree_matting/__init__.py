@@ -1,0 +1,1 @@
+"""Training matting models without alpha labels, as a detectron2 plugin."""

@@ -1,0 +1,82 @@
+"""Conventions shared by the whole package, each defined once.
+
+* Trimap PNG values and how they map to training targets.
+* ImageNet normalisation of the model input.
+* The size-divisibility rule of the ViT + decoder (pad to a multiple of 32).
+
+Everything else imports these names; nothing re-types the numbers.
+"""
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+# --- trimaps ---------------------------------------------------------------------------------
+TRIMAP_BACKGROUND = 0
+"""Stored PNG value of a known-background pixel."""
+TRIMAP_UNKNOWN = 128
+"""Stored PNG value of an unknown (transition) pixel."""
+TRIMAP_FOREGROUND = 255
+"""Stored PNG value of a known-foreground pixel."""
+
+TRIMAP_BACKGROUND_BELOW = 85
+"""Stored values ``v < 85`` are background (the authors' rule, also used for noisy PNGs/JPEGs)."""
+TRIMAP_FOREGROUND_FROM = 170
+"""Stored values ``v >= 170`` are foreground; values in between are unknown."""
+
+UNKNOWN_TARGET = 0.5
+"""Target value of unknown pixels; known pixels have target 0.0 or 1.0."""
+
+ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
+
+
+def trimap_to_target(trimap: ArrayOrTensor) -> ArrayOrTensor:
+    """Map stored trimap values (0..255) to training targets in {0, 0.5, 1}.
+
+    Args:
+        trimap: array or tensor of any shape, integer or float, values in [0, 255].
+
+    Returns:
+        float32 array/tensor of the same shape: 0 where ``v < 85``, 1 where ``v >= 170``,
+        0.5 elsewhere.
+    """
+    if isinstance(trimap, torch.Tensor):
+        target = torch.full(trimap.shape, UNKNOWN_TARGET, dtype=torch.float32, device=trimap.device)
+    else:
+        target = np.full(trimap.shape, UNKNOWN_TARGET, dtype=np.float32)
+    target[trimap < TRIMAP_BACKGROUND_BELOW] = 0.0
+    target[trimap >= TRIMAP_FOREGROUND_FROM] = 1.0
+    return target
+
+
+def target_to_trimap(target: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`trimap_to_target`: targets in {0, 0.5, 1} to uint8 {0, 128, 255}."""
+    trimap = np.full(target.shape, TRIMAP_UNKNOWN, dtype=np.uint8)
+    trimap[target == 0.0] = TRIMAP_BACKGROUND
+    trimap[target == 1.0] = TRIMAP_FOREGROUND
+    return trimap
+
+
+def known_mask(target: torch.Tensor) -> torch.Tensor:
+    """Boolean mask of known pixels of a target in {0, 0.5, 1} (any shape)."""
+    return target != UNKNOWN_TARGET
+
+
+def unknown_mask(target: torch.Tensor) -> torch.Tensor:
+    """Boolean mask of unknown pixels of a target in {0, 0.5, 1} (any shape)."""
+    return target == UNKNOWN_TARGET
+
+
+# --- model input -----------------------------------------------------------------------------
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+"""RGB mean of ImageNet, for images scaled to [0, 1]."""
+IMAGENET_STD = (0.229, 0.224, 0.225)
+"""RGB standard deviation of ImageNet, for images scaled to [0, 1]."""
+
+SIZE_DIVISIBILITY = 32
+"""ViT patches (16) and the decoder's three stride-2 stages + upsampling need H, W % 32 == 0."""
+
+
+def padded_size(height: int, width: int, divisibility: int = SIZE_DIVISIBILITY) -> tuple[int, int]:
+    """Smallest (H, W) >= (height, width) that are multiples of ``divisibility``."""
+    return (-(-height // divisibility) * divisibility, -(-width // divisibility) * divisibility)
