@@ -1,0 +1,215 @@
+"""Coarse labels made from alpha mattes or binary masks (the paper's simulation of human labels).
+
+* :func:`alpha_to_trimap`: the paper's trimap labels (Sec. 4.1, Appendix A). The alpha is resized
+  to 640x640, its certain foreground (alpha = 1) and certain background (alpha = 0) are eroded
+  with elliptic kernels (random sizes in [1, 29], or one fixed size for the roughness study),
+  everything else becomes unknown, and the trimap is resized back with nearest-neighbour
+  interpolation.
+* :func:`mask_to_trimap`: a trimap from a binary segmentation mask (Appendix B): the mask and its
+  complement are eroded, the band between them is unknown.
+* :func:`alpha_to_mask`: the segmentation-mask labels of Table 7: the alpha thresholded at a
+  random level, then randomly eroded and/or dilated.
+
+Known labels never contradict the source: after the resizes, a foreground pixel has alpha = 1
+(or lies inside the mask) and a background pixel alpha = 0 (or lies outside the mask); pixels
+the nearest resizes would mislabel are set to unknown (:func:`enforce_known_consistency`).
+"""
+import hashlib
+from typing import Optional, Union
+
+import cv2
+import numpy as np
+
+from ..conventions import TRIMAP_BACKGROUND, TRIMAP_FOREGROUND, TRIMAP_UNKNOWN
+
+__all__ = [
+    "LABEL_RESOLUTION",
+    "KERNEL_RANGE",
+    "MASK_THRESHOLD_RANGE",
+    "CERTAIN_EPS",
+    "elliptic_kernel",
+    "label_rng",
+    "enforce_known_consistency",
+    "alpha_to_trimap",
+    "mask_to_trimap",
+    "alpha_to_mask",
+]
+
+LABEL_RESOLUTION = 640
+"""Side of the square the alpha is resized to before erosion."""
+KERNEL_RANGE = (1, 29)
+"""Inclusive range of the random erosion kernel size (the paper's default labels)."""
+MASK_THRESHOLD_RANGE = (0.01, 1.0)
+"""Range of the random alpha threshold of the segmentation-mask labels (Table 7)."""
+CERTAIN_EPS = 1e-5
+"""Alphas within this distance of 1 (of 0) count as certain foreground (background)."""
+
+KernelSize = Union[int, tuple[int, int], None]
+
+
+def elliptic_kernel(size: int) -> np.ndarray:
+    """``(size, size)`` uint8 elliptic structuring element."""
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+
+
+def label_rng(seed: int, key: str) -> np.random.Generator:
+    """Random generator for one label file, derived from a global seed and the file's name.
+
+    The labels then do not depend on the order the files are processed in or on how many
+    worker processes share the work.
+
+    Args:
+        seed: the global seed of a label-generation run.
+        key: a name that identifies the file (e.g. its stem).
+    """
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def _random_kernel_size(rng: Optional[np.random.Generator]) -> int:
+    rng = rng if rng is not None else np.random.default_rng()
+    low, high = KERNEL_RANGE
+    return int(rng.integers(low, high + 1))
+
+
+def _kernel_sizes(kernel_size: KernelSize, rng: Optional[np.random.Generator]) -> tuple[int, int]:
+    if kernel_size is None:
+        rng = rng if rng is not None else np.random.default_rng()
+        return _random_kernel_size(rng), _random_kernel_size(rng)
+    if isinstance(kernel_size, int):
+        return kernel_size, kernel_size
+    return int(kernel_size[0]), int(kernel_size[1])
+
+
+def _to_work_resolution(data: np.ndarray, resolution: Optional[int]) -> np.ndarray:
+    if not resolution:
+        return data
+    return cv2.resize(data, (resolution, resolution), interpolation=cv2.INTER_NEAREST)
+
+
+def _to_size(data: np.ndarray, height: int, width: int) -> np.ndarray:
+    if data.shape == (height, width):
+        return data
+    return cv2.resize(data, (width, height), interpolation=cv2.INTER_NEAREST)
+
+
+def _eroded_trimap(
+    foreground: np.ndarray, background: np.ndarray, fg_size: int, bg_size: int
+) -> np.ndarray:
+    """uint8 trimap from boolean certain regions, each eroded by an elliptic kernel."""
+    foreground = cv2.erode(foreground.astype(np.uint8), elliptic_kernel(fg_size))
+    background = cv2.erode(background.astype(np.uint8), elliptic_kernel(bg_size))
+    trimap = np.full(foreground.shape, TRIMAP_UNKNOWN, dtype=np.uint8)
+    trimap[foreground == 1] = TRIMAP_FOREGROUND
+    trimap[background == 1] = TRIMAP_BACKGROUND
+    return trimap
+
+
+def enforce_known_consistency(
+    trimap: np.ndarray, foreground: np.ndarray, background: np.ndarray
+) -> np.ndarray:
+    """Set known trimap pixels that contradict the source to unknown (in place).
+
+    Args:
+        trimap: ``(H, W)`` uint8 trimap (0 / 128 / 255).
+        foreground: ``(H, W)`` bool, pixels that may be labelled foreground (alpha = 1).
+        background: ``(H, W)`` bool, pixels that may be labelled background (alpha = 0).
+
+    Returns:
+        ``trimap``, where every 255 lies in ``foreground`` and every 0 in ``background``.
+    """
+    trimap[(trimap == TRIMAP_FOREGROUND) & ~foreground] = TRIMAP_UNKNOWN
+    trimap[(trimap == TRIMAP_BACKGROUND) & ~background] = TRIMAP_UNKNOWN
+    return trimap
+
+
+def alpha_to_trimap(
+    alpha: np.ndarray,
+    kernel_size: KernelSize = None,
+    rng: Optional[np.random.Generator] = None,
+    resolution: int = LABEL_RESOLUTION,
+) -> np.ndarray:
+    """Make a trimap label from an alpha matte by eroding its certain regions.
+
+    Args:
+        alpha: ``(H, W)`` float array in [0, 1].
+        kernel_size: erosion kernel side for (foreground, background); one int for both;
+            ``None`` draws each independently and uniformly from :data:`KERNEL_RANGE`.
+        rng: random generator used when ``kernel_size`` is None (seed it for reproducibility).
+        resolution: side of the square working resolution (640 in the paper); 0 or None
+            erodes at the alpha's own resolution.
+
+    Returns:
+        ``(H, W)`` uint8 trimap with values 0 / 128 / 255. Foreground pixels always have
+        alpha = 1 and background pixels alpha = 0 (within :data:`CERTAIN_EPS`).
+    """
+    if alpha.ndim != 2:
+        raise ValueError(f"alpha must be (H, W), got shape {alpha.shape}")
+    height, width = alpha.shape
+    fg_size, bg_size = _kernel_sizes(kernel_size, rng)
+    alpha = alpha.astype(np.float32)
+    work = _to_work_resolution(alpha, resolution)
+    trimap = _eroded_trimap(work >= 1.0 - CERTAIN_EPS, work <= CERTAIN_EPS, fg_size, bg_size)
+    trimap = _to_size(trimap, height, width)
+    return enforce_known_consistency(trimap, alpha >= 1.0 - CERTAIN_EPS, alpha <= CERTAIN_EPS)
+
+
+def mask_to_trimap(
+    mask: np.ndarray,
+    kernel_size: KernelSize = None,
+    rng: Optional[np.random.Generator] = None,
+    resolution: int = LABEL_RESOLUTION,
+) -> np.ndarray:
+    """Make a trimap from a binary segmentation mask: an unknown band around its boundary.
+
+    The mask (foreground) and its complement (background) are eroded, which leaves a band of
+    about ``fg_size / 2 + bg_size / 2`` working-resolution pixels around the boundary unknown.
+
+    Args:
+        mask: ``(H, W)`` bool (or 0/1) foreground mask.
+        kernel_size, rng, resolution: as in :func:`alpha_to_trimap`.
+
+    Returns:
+        ``(H, W)`` uint8 trimap: 255 only inside the mask, 0 only outside it.
+    """
+    if mask.ndim != 2:
+        raise ValueError(f"mask must be (H, W), got shape {mask.shape}")
+    height, width = mask.shape
+    mask = mask.astype(bool)
+    fg_size, bg_size = _kernel_sizes(kernel_size, rng)
+    work = _to_work_resolution(mask.astype(np.uint8), resolution).astype(bool)
+    trimap = _to_size(_eroded_trimap(work, ~work, fg_size, bg_size), height, width)
+    return enforce_known_consistency(trimap, mask, ~mask)
+
+
+def alpha_to_mask(
+    alpha: np.ndarray,
+    rng: Optional[np.random.Generator] = None,
+    resolution: int = LABEL_RESOLUTION,
+) -> np.ndarray:
+    """Make a coarse segmentation-mask label from an alpha matte (the labels of Table 7).
+
+    The alpha (at the working resolution) is thresholded at a level drawn uniformly from
+    :data:`MASK_THRESHOLD_RANGE`, then, with equal chance, eroded, dilated, eroded then dilated,
+    or dilated then eroded, each with an elliptic kernel of random size in :data:`KERNEL_RANGE`.
+    Like a human-drawn mask it is deliberately wrong near the boundary.
+
+    Args:
+        alpha: ``(H, W)`` float array in [0, 1].
+        rng: random generator (seed it for reproducibility).
+        resolution: side of the square working resolution; 0 or None keeps the alpha's size.
+
+    Returns:
+        ``(H, W)`` uint8 mask with values 0 (background) and 255 (foreground).
+    """
+    if alpha.ndim != 2:
+        raise ValueError(f"alpha must be (H, W), got shape {alpha.shape}")
+    rng = rng if rng is not None else np.random.default_rng()
+    height, width = alpha.shape
+    low, high = MASK_THRESHOLD_RANGE
+    threshold = float(rng.uniform(low, high))
+    mask = (_to_work_resolution(alpha.astype(np.float32), resolution) >= threshold).astype(np.uint8)
+    operations = ((cv2.erode,), (cv2.dilate,), (cv2.erode, cv2.dilate), (cv2.dilate, cv2.erode))
+    for operation in operations[int(rng.integers(len(operations)))]:
+        mask = operation(mask, elliptic_kernel(_random_kernel_size(rng)))
+    return _to_size(mask, height, width) * np.uint8(TRIMAP_FOREGROUND)
