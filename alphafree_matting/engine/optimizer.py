@@ -1,0 +1,113 @@
+"""Optimizer parameter groups for ViT fine-tuning: layer-wise lr decay and weight-decay exemptions.
+
+detectron2 main has ``get_default_optimizer_params(..., lr_factor_func=...)`` and
+``get_vit_lr_decay_rate``; 0.6 has neither, so the plugin builds its groups itself and works with
+both. The recipe (ViTMatte, the paper): AdamW, weight decay 0.1 except on normalisation
+layers and ``pos_embed`` (biases keep it, as in ViTMatte); the lr of backbone block ``i``
+(1-based) is scaled by ``decay ** (num_layers + 1 - i)``, the patch/position embeddings by
+``decay ** (num_layers + 1)``,
+everything else (decoder, residual conv blocks) by 1.
+"""
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+__all__ = ["vit_lr_decay_factor", "get_param_groups"]
+
+_NORM_TYPES = (
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.BatchNorm3d,
+    nn.SyncBatchNorm,
+    nn.GroupNorm,
+    nn.InstanceNorm2d,
+    nn.LayerNorm,
+    nn.LocalResponseNorm,
+)
+_BLOCK_INDEX = re.compile(r"(?:^|\.)blocks\.(\d+)\.")
+
+
+def vit_lr_decay_factor(
+    name: str, *, num_layers: int = 12, lr_decay_rate: float = 0.65, prefix: str = "backbone."
+) -> float:
+    """Layer-wise lr factor of a parameter, e.g. ``backbone.blocks.3.mlp.fc1.weight``.
+
+    Args:
+        name: parameter name as given by ``model.named_parameters()``.
+        num_layers: number of transformer blocks of the backbone.
+        lr_decay_rate: the decay per block (0.65 for ViT-S in the paper).
+        prefix: names outside this prefix (the decoder) get factor 1.
+    """
+    if not name.startswith(prefix):
+        return 1.0
+    layer_id = num_layers + 1
+    if ".pos_embed" in name or ".patch_embed" in name:
+        layer_id = 0
+    elif ".residual." not in name:
+        match = _BLOCK_INDEX.search(name)
+        if match:
+            layer_id = int(match.group(1)) + 1
+    return lr_decay_rate ** (num_layers + 1 - layer_id)
+
+
+def _is_norm(module: nn.Module) -> bool:
+    # Matches torch norm layers and channel-LayerNorm style modules defined elsewhere.
+    return isinstance(module, _NORM_TYPES) or type(module).__name__.endswith("LayerNorm")
+
+
+def get_param_groups(
+    model: nn.Module,
+    *,
+    base_lr: float,
+    weight_decay: float,
+    weight_decay_norm: float = 0.0,
+    zero_weight_decay_names: Sequence[str] = ("pos_embed",),
+    num_layers: Optional[int] = 12,
+    lr_decay_rate: Optional[float] = 0.65,
+    backbone_prefix: str = "backbone.",
+) -> list[dict[str, Any]]:
+    """Optimizer parameter groups with per-group ``lr`` and ``weight_decay``.
+
+    Args:
+        model: the model (trainable parameters only are returned).
+        base_lr, weight_decay: the optimizer's defaults.
+        weight_decay_norm: weight decay of normalisation-layer parameters.
+        zero_weight_decay_names: parameter attribute names without weight decay.
+        num_layers, lr_decay_rate: layer-wise lr decay of the backbone; ``lr_decay_rate=None``
+            disables it (all factors 1).
+        backbone_prefix: name prefix of the backbone's parameters.
+
+    Returns:
+        a list of ``{"params": [...], "lr": float, "weight_decay": float}``, parameters with equal
+        hyper-parameters merged into one group (a shared parameter appears once).
+    """
+    groups: dict[tuple, list[torch.nn.Parameter]] = defaultdict(list)
+    seen = set()
+    for module_name, module in model.named_modules():
+        for param_name, param in module.named_parameters(recurse=False):
+            if not param.requires_grad or param in seen:
+                continue
+            seen.add(param)
+            full_name = f"{module_name}.{param_name}" if module_name else param_name
+            decay = weight_decay
+            if _is_norm(module):
+                decay = weight_decay_norm
+            if param_name in zero_weight_decay_names:
+                decay = 0.0
+            factor = 1.0
+            if lr_decay_rate is not None:
+                factor = vit_lr_decay_factor(
+                    full_name,
+                    num_layers=num_layers,
+                    lr_decay_rate=lr_decay_rate,
+                    prefix=backbone_prefix,
+                )
+            groups[(base_lr * factor, decay)].append(param)
+    return [
+        {"params": params, "lr": lr, "weight_decay": decay}
+        for (lr, decay), params in sorted(groups.items(), key=lambda item: item[0])
+    ]
