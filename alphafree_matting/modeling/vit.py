@@ -1,0 +1,444 @@
+"""Plain ViT backbone of ViTMatte (ViTDet-style windowed attention + conv residual blocks).
+
+The constructor arguments and the state-dict keys are those of upstream detectron2's
+``modeling.backbone.vit.ViT`` (absent from detectron2 0.6) and of the official ViTMatte
+checkpoints, so LazyConfig files and pretrained weights written for either load here:
+
+* ``patch_embed.proj.{weight,bias}``, ``pos_embed`` (pretraining grid, with the class-token slot),
+* ``blocks.N.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.*``, ``blocks.N.attn.rel_pos_{h,w}``,
+* ``blocks.N.residual.{conv1,norm1,conv2,norm2,conv3,norm3}.*`` for ``N in residual_block_indexes``.
+
+The helpers below (window partition, decomposed relative position, absolute position
+interpolation, channel LayerNorm) are pure functions so they can be tested on their own.
+"""
+import logging
+import math
+from collections.abc import Sequence
+from typing import Optional
+
+import fvcore.nn.weight_init as weight_init
+import torch
+import torch.nn.functional as F
+from detectron2.modeling.backbone import Backbone
+from timm.layers import DropPath, Mlp, trunc_normal_
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ViT", "ChannelLayerNorm", "window_partition", "window_unpartition", "get_abs_pos"]
+
+
+# --- pure helpers ------------------------------------------------------------------------------
+def window_partition(
+    tokens: torch.Tensor, window_size: int
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Split a token map into non-overlapping windows, zero-padding it to a multiple of the window.
+
+    Args:
+        tokens: (B, H, W, C).
+        window_size: side of the square window.
+
+    Returns:
+        windows (B * num_windows, window_size, window_size, C) and the padded size (Hp, Wp).
+    """
+    batch, height, width, channels = tokens.shape
+    pad_h = (window_size - height % window_size) % window_size
+    pad_w = (window_size - width % window_size) % window_size
+    if pad_h or pad_w:
+        tokens = F.pad(tokens, (0, 0, 0, pad_w, 0, pad_h))
+    padded_h, padded_w = height + pad_h, width + pad_w
+    # (B, Hp/ws, ws, Wp/ws, ws, C) -> (B, Hp/ws, Wp/ws, ws, ws, C)
+    tokens = tokens.view(
+        batch, padded_h // window_size, window_size, padded_w // window_size, window_size, channels
+    )
+    windows = tokens.permute(0, 1, 3, 2, 4, 5).reshape(-1, window_size, window_size, channels)
+    return windows, (padded_h, padded_w)
+
+
+def window_unpartition(
+    windows: torch.Tensor, window_size: int, padded_hw: tuple[int, int], hw: tuple[int, int]
+) -> torch.Tensor:
+    """Inverse of :func:`window_partition`: merge windows and drop the padding.
+
+    Args:
+        windows: (B * num_windows, window_size, window_size, C).
+        window_size: side of the square window.
+        padded_hw: (Hp, Wp) returned by :func:`window_partition`.
+        hw: (H, W) before padding.
+
+    Returns:
+        tokens (B, H, W, C).
+    """
+    padded_h, padded_w = padded_hw
+    height, width = hw
+    windows_per_image = (padded_h // window_size) * (padded_w // window_size)
+    batch = windows.shape[0] // windows_per_image
+    tokens = windows.view(
+        batch, padded_h // window_size, padded_w // window_size, window_size, window_size, -1
+    )
+    tokens = tokens.permute(0, 1, 3, 2, 4, 5).reshape(batch, padded_h, padded_w, -1)
+    return tokens[:, :height, :width, :].contiguous()
+
+
+def relative_position_table(q_size: int, k_size: int, rel_pos: torch.Tensor) -> torch.Tensor:
+    """Relative-position embeddings for every (query, key) pair along one axis.
+
+    The learnt table is resized (linear interpolation) when the attended size differs from
+    the size it was built for, so any input size works.
+
+    Args:
+        q_size: number of query positions along the axis.
+        k_size: number of key positions along the axis.
+        rel_pos: (L, C) learnt table, L = 2 * size - 1 for the size it was built for.
+
+    Returns:
+        (q_size, k_size, C).
+    """
+    num_offsets = 2 * max(q_size, k_size) - 1
+    if rel_pos.shape[0] != num_offsets:
+        # (L, C) -> (1, C, L) -> (1, C, num_offsets) -> (num_offsets, C)
+        rel_pos = F.interpolate(
+            rel_pos.t().unsqueeze(0), size=num_offsets, mode="linear", align_corners=False
+        )[0].t()
+    # Scale coordinates by the ratio of sizes when query and key grids differ.
+    q_coords = torch.arange(q_size, device=rel_pos.device)[:, None] * max(k_size / q_size, 1.0)
+    k_coords = torch.arange(k_size, device=rel_pos.device)[None, :] * max(q_size / k_size, 1.0)
+    offsets = (q_coords - k_coords) + (k_size - 1) * max(q_size / k_size, 1.0)
+    return rel_pos[offsets.long()]
+
+
+def decomposed_rel_pos_bias(
+    query: torch.Tensor,
+    rel_pos_h: torch.Tensor,
+    rel_pos_w: torch.Tensor,
+    q_hw: tuple[int, int],
+    k_hw: tuple[int, int],
+) -> torch.Tensor:
+    """Additive attention bias of decomposed relative positions (MViTv2 / ViTDet).
+
+    Args:
+        query: (B, q_h * q_w, C) unscaled queries (B includes the heads).
+        rel_pos_h: (Lh, C) table along the height axis.
+        rel_pos_w: (Lw, C) table along the width axis.
+        q_hw: (q_h, q_w) query grid.
+        k_hw: (k_h, k_w) key grid.
+
+    Returns:
+        bias (B, q_h * q_w, k_h * k_w) to add to the attention logits.
+    """
+    q_h, q_w = q_hw
+    k_h, k_w = k_hw
+    table_h = relative_position_table(q_h, k_h, rel_pos_h).to(query.dtype)  # (q_h, k_h, C)
+    table_w = relative_position_table(q_w, k_w, rel_pos_w).to(query.dtype)  # (q_w, k_w, C)
+    batch, _, channels = query.shape
+    query_grid = query.reshape(batch, q_h, q_w, channels)
+    bias_h = torch.einsum("bhwc,hkc->bhwk", query_grid, table_h)  # (B, q_h, q_w, k_h)
+    bias_w = torch.einsum("bhwc,wkc->bhwk", query_grid, table_w)  # (B, q_h, q_w, k_w)
+    bias = bias_h[:, :, :, :, None] + bias_w[:, :, :, None, :]  # (B, q_h, q_w, k_h, k_w)
+    return bias.reshape(batch, q_h * q_w, k_h * k_w)
+
+
+def get_abs_pos(pos_embed: torch.Tensor, has_cls_token: bool, hw: tuple[int, int]) -> torch.Tensor:
+    """Absolute position embeddings resized (bicubic) to the current token grid.
+
+    Args:
+        pos_embed: (1, N, C) pretrained embeddings on a square grid, N = [1 +] side ** 2.
+        has_cls_token: whether ``pos_embed`` starts with a class-token slot (dropped here).
+        hw: (H, W) token grid of the current input.
+
+    Returns:
+        (1, H, W, C).
+    """
+    if has_cls_token:
+        pos_embed = pos_embed[:, 1:]
+    side = int(math.isqrt(pos_embed.shape[1]))
+    if side * side != pos_embed.shape[1]:
+        raise ValueError(
+            f"pos_embed holds {pos_embed.shape[1]} positions, not a square grid; check "
+            f"pretrain_use_cls_token (={has_cls_token}) against the checkpoint."
+        )
+    grid = pos_embed.reshape(1, side, side, -1).permute(0, 3, 1, 2)  # (1, C, side, side)
+    if (side, side) != tuple(hw):
+        grid = F.interpolate(grid, size=hw, mode="bicubic", align_corners=False)
+    return grid.permute(0, 2, 3, 1)
+
+
+class ChannelLayerNorm(nn.Module):
+    """LayerNorm over the channel axis of a (B, C, H, W) map (detectron2's ``get_norm("LN")``)."""
+
+    def __init__(self, num_channels: int, eps: float = 1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(num_channels))
+        self.bias = nn.Parameter(torch.zeros(num_channels))
+        self.eps = eps
+
+    def forward(self, feature_map: torch.Tensor) -> torch.Tensor:
+        channels_last = feature_map.permute(0, 2, 3, 1)
+        normed = F.layer_norm(
+            channels_last, (channels_last.shape[-1],), self.weight, self.bias, self.eps
+        )
+        return normed.permute(0, 3, 1, 2)
+
+
+# --- modules -----------------------------------------------------------------------------------
+class PatchEmbed(nn.Module):
+    """Non-overlapping patch projection: (B, C, H, W) -> (B, H/p, W/p, D)."""
+
+    def __init__(self, patch_size: int, in_chans: int, embed_dim: int):
+        super().__init__()
+        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size, stride=patch_size)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.proj(images).permute(0, 2, 3, 1)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention on a (B, H, W, C) token map, optional decomposed rel-pos bias."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        qkv_bias: bool = True,
+        use_rel_pos: bool = False,
+        rel_pos_zero_init: bool = True,
+        input_size: Optional[tuple[int, int]] = None,
+    ):
+        super().__init__()
+        self.num_heads = num_heads
+        head_dim = dim // num_heads
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.use_rel_pos = use_rel_pos
+        if use_rel_pos:
+            if input_size is None:
+                raise ValueError("use_rel_pos=True needs input_size (the token grid of the block)")
+            self.rel_pos_h = nn.Parameter(torch.zeros(2 * input_size[0] - 1, head_dim))
+            self.rel_pos_w = nn.Parameter(torch.zeros(2 * input_size[1] - 1, head_dim))
+            if not rel_pos_zero_init:
+                trunc_normal_(self.rel_pos_h, std=0.02)
+                trunc_normal_(self.rel_pos_w, std=0.02)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        batch, height, width, _ = tokens.shape
+        # (B, H*W, 3, heads, head_dim) -> (3, B*heads, H*W, head_dim)
+        qkv = self.qkv(tokens).reshape(batch, height * width, 3, self.num_heads, -1)
+        qkv = qkv.permute(2, 0, 3, 1, 4).reshape(3, batch * self.num_heads, height * width, -1)
+        query, key, value = qkv.unbind(0)
+        bias = None
+        if self.use_rel_pos:
+            bias = decomposed_rel_pos_bias(
+                query, self.rel_pos_h, self.rel_pos_w, (height, width), (height, width)
+            )
+        attended = F.scaled_dot_product_attention(query, key, value, attn_mask=bias)
+        # (B*heads, H*W, head_dim) -> (B, H, W, heads*head_dim)
+        attended = attended.view(batch, self.num_heads, height, width, -1)
+        attended = attended.permute(0, 2, 3, 1, 4).reshape(batch, height, width, -1)
+        return self.proj(attended)
+
+
+class ResBottleneckBlock(nn.Module):
+    """Conv residual block 1x1 -> 3x3 -> 1x1 with channel LayerNorm, identity at init."""
+
+    def __init__(self, channels: int, bottleneck_channels: int, act_layer=nn.GELU):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, bottleneck_channels, 1, bias=False)
+        self.norm1 = ChannelLayerNorm(bottleneck_channels)
+        self.act1 = act_layer()
+        self.conv2 = nn.Conv2d(bottleneck_channels, bottleneck_channels, 3, padding=1, bias=False)
+        self.norm2 = ChannelLayerNorm(bottleneck_channels)
+        self.act2 = act_layer()
+        self.conv3 = nn.Conv2d(bottleneck_channels, channels, 1, bias=False)
+        self.norm3 = ChannelLayerNorm(channels)
+        for conv in (self.conv1, self.conv2, self.conv3):
+            weight_init.c2_msra_fill(conv)
+        # The last norm starts at zero: the block is the identity until it learns otherwise.
+        nn.init.zeros_(self.norm3.weight)
+        nn.init.zeros_(self.norm3.bias)
+
+    def forward(self, feature_map: torch.Tensor) -> torch.Tensor:
+        branch = self.act1(self.norm1(self.conv1(feature_map)))
+        branch = self.act2(self.norm2(self.conv2(branch)))
+        branch = self.norm3(self.conv3(branch))
+        return feature_map + branch
+
+
+class Block(nn.Module):
+    """Transformer block (window or global attention), then optionally a conv residual block."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path: float = 0.0,
+        norm_layer=nn.LayerNorm,
+        act_layer=nn.GELU,
+        use_rel_pos: bool = False,
+        rel_pos_zero_init: bool = True,
+        window_size: int = 0,
+        use_residual_block: bool = False,
+        input_size: Optional[tuple[int, int]] = None,
+    ):
+        super().__init__()
+        self.norm1 = norm_layer(dim)
+        self.attn = Attention(
+            dim,
+            num_heads=num_heads,
+            qkv_bias=qkv_bias,
+            use_rel_pos=use_rel_pos,
+            rel_pos_zero_init=rel_pos_zero_init,
+            input_size=input_size if window_size == 0 else (window_size, window_size),
+        )
+        self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
+        self.norm2 = norm_layer(dim)
+        self.mlp = Mlp(in_features=dim, hidden_features=int(dim * mlp_ratio), act_layer=act_layer)
+        self.window_size = window_size
+        self.residual = (
+            ResBottleneckBlock(dim, dim // 2, act_layer=act_layer) if use_residual_block else None
+        )
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        shortcut = tokens
+        tokens = self.norm1(tokens)
+        if self.window_size > 0:
+            height, width = tokens.shape[1], tokens.shape[2]
+            windows, padded_hw = window_partition(tokens, self.window_size)
+            tokens = window_unpartition(
+                self.attn(windows), self.window_size, padded_hw, (height, width)
+            )
+        else:
+            tokens = self.attn(tokens)
+        tokens = shortcut + self.drop_path(tokens)
+        tokens = tokens + self.drop_path(self.mlp(self.norm2(tokens)))
+        if self.residual is not None:
+            tokens = self.residual(tokens.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return tokens
+
+
+class ViT(Backbone):
+    """Plain ViT backbone (ViTDet / ViTMatte): one feature map at stride ``patch_size``.
+
+    Args:
+        img_size: input size the relative-position tables of global blocks are built for
+            (other sizes are handled by interpolation).
+        patch_size: patch size (= output stride).
+        in_chans: input channels (3 for RGB, 4 for RGB + trimap).
+        embed_dim, depth, num_heads, mlp_ratio, qkv_bias: transformer size.
+        drop_path_rate: stochastic-depth rate of the last block (linear from 0).
+        norm_layer, act_layer: token normalisation and activation classes.
+        use_abs_pos: add pretrained absolute position embeddings (interpolated to the input).
+        use_rel_pos: add decomposed relative position biases in attention.
+        rel_pos_zero_init: start relative position tables at zero.
+        window_size: window side of the windowed-attention blocks.
+        window_block_indexes: blocks using window attention (the others are global).
+        residual_block_indexes: blocks followed by a conv residual bottleneck block.
+        use_act_checkpoint: recompute block activations in backward (saves memory in training).
+        pretrain_img_size: image size of the pretraining (defines the ``pos_embed`` grid).
+        pretrain_use_cls_token: ``pos_embed`` carries a class-token slot first.
+        out_feature: name of the output feature.
+    """
+
+    def __init__(
+        self,
+        img_size: int = 1024,
+        patch_size: int = 16,
+        in_chans: int = 3,
+        embed_dim: int = 768,
+        depth: int = 12,
+        num_heads: int = 12,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path_rate: float = 0.0,
+        norm_layer=nn.LayerNorm,
+        act_layer=nn.GELU,
+        use_abs_pos: bool = True,
+        use_rel_pos: bool = False,
+        rel_pos_zero_init: bool = True,
+        window_size: int = 0,
+        window_block_indexes: Sequence[int] = (),
+        residual_block_indexes: Sequence[int] = (),
+        use_act_checkpoint: bool = False,
+        pretrain_img_size: int = 224,
+        pretrain_use_cls_token: bool = True,
+        out_feature: str = "last_feat",
+    ):
+        super().__init__()
+        for name, indexes in (("window_block_indexes", window_block_indexes),
+                              ("residual_block_indexes", residual_block_indexes)):
+            bad = [i for i in indexes if not 0 <= i < depth]
+            if bad:
+                raise ValueError(f"ViT {name} {list(bad)} out of range for depth={depth}")
+        self.in_chans = in_chans
+        self.pretrain_use_cls_token = pretrain_use_cls_token
+        self.use_act_checkpoint = use_act_checkpoint
+        self.patch_embed = PatchEmbed(patch_size, in_chans, embed_dim)
+        if use_abs_pos:
+            num_patches = (pretrain_img_size // patch_size) ** 2
+            num_positions = num_patches + 1 if pretrain_use_cls_token else num_patches
+            self.pos_embed = nn.Parameter(torch.zeros(1, num_positions, embed_dim))
+        else:
+            self.pos_embed = None
+
+        # Stochastic depth grows linearly from 0 (first block) to drop_path_rate (last block).
+        drop_path_rates = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
+        self.blocks = nn.ModuleList(
+            Block(
+                dim=embed_dim,
+                num_heads=num_heads,
+                mlp_ratio=mlp_ratio,
+                qkv_bias=qkv_bias,
+                drop_path=drop_path_rates[i],
+                norm_layer=norm_layer,
+                act_layer=act_layer,
+                use_rel_pos=use_rel_pos,
+                rel_pos_zero_init=rel_pos_zero_init,
+                window_size=window_size if i in window_block_indexes else 0,
+                use_residual_block=i in residual_block_indexes,
+                input_size=(img_size // patch_size, img_size // patch_size),
+            )
+            for i in range(depth)
+        )
+        self._out_feature_channels = {out_feature: embed_dim}
+        self._out_feature_strides = {out_feature: patch_size}
+        self._out_features = [out_feature]
+
+        if self.pos_embed is not None:
+            trunc_normal_(self.pos_embed, std=0.02)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            trunc_normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """
+        Args:
+            images: (B, in_chans, H, W) normalised input, H and W multiples of ``patch_size``.
+
+        Returns:
+            ``{out_feature: (B, embed_dim, H / patch_size, W / patch_size)}``.
+        """
+        if images.dim() != 4 or images.shape[1] != self.in_chans:
+            raise ValueError(
+                f"ViT expects (B, {self.in_chans}, H, W) input, got {tuple(images.shape)}"
+            )
+        tokens = self.patch_embed(images)  # (B, H/p, W/p, D)
+        if self.pos_embed is not None:
+            tokens = tokens + get_abs_pos(
+                self.pos_embed, self.pretrain_use_cls_token, (tokens.shape[1], tokens.shape[2])
+            )
+        for block in self.blocks:
+            if self.use_act_checkpoint and self.training and torch.is_grad_enabled():
+                tokens = checkpoint(block, tokens, use_reentrant=False)
+            else:
+                tokens = block(tokens)
+        return {self._out_features[0]: tokens.permute(0, 3, 1, 2)}
