@@ -1,0 +1,52 @@
+"""Matting evaluation: benchmark metrics (pure functions), detectron2 evaluator, visual grids."""
+from alphafree_matting.evaluation.evaluator import (
+    PROTOCOLS,
+    MattingEvaluator,
+    alpha_on_stored_grid,
+    summarize_rows,
+)
+from alphafree_matting.evaluation.metrics import (
+    BENCHMARK_KEYS,
+    UNKNOWN_REGION_KEYS,
+    connectivity_error,
+    connectivity_error_map,
+    connectivity_level_map,
+    dim_gaussian_gradient_magnitude,
+    gaussian_gradient_magnitude,
+    gradient_error,
+    mad,
+    matting_metrics,
+    mse,
+    mse_trimap,
+    paste_known_regions,
+    sad,
+    sad_trimap,
+    unknown_region_metrics,
+)
+from alphafree_matting.evaluation.visualize import alpha_to_uint8, error_colormap, make_grid
+
+__all__ = [
+    "BENCHMARK_KEYS",
+    "UNKNOWN_REGION_KEYS",
+    "PROTOCOLS",
+    "MattingEvaluator",
+    "alpha_on_stored_grid",
+    "summarize_rows",
+    "matting_metrics",
+    "unknown_region_metrics",
+    "sad",
+    "mse",
+    "mad",
+    "gradient_error",
+    "gaussian_gradient_magnitude",
+    "dim_gaussian_gradient_magnitude",
+    "connectivity_error",
+    "connectivity_error_map",
+    "connectivity_level_map",
+    "paste_known_regions",
+    "sad_trimap",
+    "mse_trimap",
+    "alpha_to_uint8",
+    "error_colormap",
+    "make_grid",
+]

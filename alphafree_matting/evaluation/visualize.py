@@ -1,0 +1,143 @@
+"""Visual grids of matting results: image | trimap | prediction | GT | error map.
+
+One uint8 RGB array per image, OpenCV only (no matplotlib). Used by
+:class:`~alphafree_matting.evaluation.MattingEvaluator` (``max_visuals``), the predict tool and
+the demo.
+"""
+from collections.abc import Sequence
+from typing import Optional
+
+import cv2
+import numpy as np
+
+__all__ = ["alpha_to_uint8", "error_colormap", "make_grid"]
+
+TITLE_HEIGHT = 22
+"""Height in pixels of the title bar above the panels."""
+SEPARATOR_WIDTH = 4
+"""Width in pixels of the white gap between panels."""
+ERROR_COLORMAP = cv2.COLORMAP_INFERNO
+"""OpenCV colour map of the error panel: black = no error, light yellow = |pred - gt| of 1."""
+_WHITE = 255
+_PLACEHOLDER_GRAY = 96
+
+
+def alpha_to_uint8(alpha: np.ndarray) -> np.ndarray:
+    """Alpha in [0, 1] to uint8 0..255, rounded (not floored) and clipped.
+
+    Args:
+        alpha: float array of any shape, nominally in [0, 1].
+
+    Returns:
+        uint8 array of the same shape, ``clip(round(alpha * 255), 0, 255)``.
+    """
+    scaled = np.round(np.asarray(alpha, dtype=np.float64) * 255.0)
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def error_colormap(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Colour-mapped ``|pred - gt|`` on a fixed 0..1 scale, so images can be compared.
+
+    Args:
+        pred, gt: (H, W) float alpha in [0, 1].
+
+    Returns:
+        (H, W, 3) uint8 RGB (:data:`ERROR_COLORMAP`).
+    """
+    error = alpha_to_uint8(np.abs(np.asarray(pred, np.float64) - np.asarray(gt, np.float64)))
+    return cv2.cvtColor(cv2.applyColorMap(error, ERROR_COLORMAP), cv2.COLOR_BGR2RGB)
+
+
+def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
+    return np.repeat(gray[..., None], 3, axis=2)
+
+
+def _placeholder(height: int, width: int, text: str) -> np.ndarray:
+    panel = np.full((height, width, 3), _PLACEHOLDER_GRAY, dtype=np.uint8)
+    cv2.putText(
+        panel, text, (8, height // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+        cv2.LINE_AA,
+    )
+    return panel
+
+
+def _resize(panel: np.ndarray, height: int, width: int, nearest: bool) -> np.ndarray:
+    if panel.shape[:2] == (height, width):
+        return panel
+    interpolation = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
+    return cv2.resize(panel, (width, height), interpolation=interpolation)
+
+
+def _with_title(panel: np.ndarray, title: str) -> np.ndarray:
+    bar = np.full((TITLE_HEIGHT, panel.shape[1], 3), _WHITE, dtype=np.uint8)
+    cv2.putText(
+        bar, title, (4, TITLE_HEIGHT - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
+        cv2.LINE_AA,
+    )
+    return np.concatenate([bar, panel], axis=0)
+
+
+def _check_size(name: str, array: np.ndarray, size: Sequence[int]) -> None:
+    if np.shape(array)[:2] != tuple(size):
+        raise ValueError(
+            f"make_grid: {name} has size {np.shape(array)[:2]} but the image has {tuple(size)}; "
+            "every panel must come at the image's resolution."
+        )
+
+
+def make_grid(
+    image: np.ndarray,
+    trimap: Optional[np.ndarray],
+    pred: np.ndarray,
+    gt: Optional[np.ndarray] = None,
+    max_height: int = 320,
+) -> np.ndarray:
+    """One row of titled panels: image | trimap | prediction | GT | error, with white gaps.
+
+    A missing trimap or GT gets a gray placeholder panel ("no trimap", "no GT") so the grids of a
+    dataset keep their layout; without GT there is no error panel.
+
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        trimap: (H, W) uint8 trimap as stored (0 / 128 / 255), or None.
+        pred: (H, W) float predicted alpha in [0, 1].
+        gt: (H, W) float GT alpha in [0, 1], or None.
+        max_height: panels taller than this are scaled down to it (aspect ratio kept).
+
+    Returns:
+        (TITLE_HEIGHT + h, n * w + (n - 1) * SEPARATOR_WIDTH, 3) uint8 RGB, where
+        ``h = min(H, max_height)``, ``w`` is W scaled like H, and ``n`` is 5 with GT, 4 without.
+    """
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(
+            f"make_grid: image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}."
+        )
+    size = image.shape[:2]
+    scale = min(1.0, max_height / size[0])
+    height, width = max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+    def panel(content: np.ndarray, title: str, nearest: bool = False) -> np.ndarray:
+        return _with_title(_resize(content, height, width, nearest), title)
+
+    _check_size("pred", pred, size)
+    panels = [panel(image, "image")]
+    if trimap is None:
+        panels.append(panel(_placeholder(height, width, "no trimap"), "trimap"))
+    else:
+        _check_size("trimap", trimap, size)
+        trimap_rgb = _gray_to_rgb(np.asarray(trimap, dtype=np.uint8))
+        panels.append(panel(trimap_rgb, "trimap", nearest=True))
+    panels.append(panel(_gray_to_rgb(alpha_to_uint8(pred)), "prediction"))
+    if gt is None:
+        panels.append(panel(_placeholder(height, width, "no GT"), "GT"))
+    else:
+        _check_size("gt", gt, size)
+        panels.append(panel(_gray_to_rgb(alpha_to_uint8(gt)), "GT"))
+        panels.append(panel(error_colormap(pred, gt), "|pred - GT|, 0..1"))
+
+    separator = np.full((TITLE_HEIGHT + height, SEPARATOR_WIDTH, 3), _WHITE, dtype=np.uint8)
+    row = [panels[0]]
+    for next_panel in panels[1:]:
+        row += [separator, next_panel]
+    return np.concatenate(row, axis=1)
