@@ -1,0 +1,389 @@
+"""Matting datasets in detectron2's ``DatasetCatalog``: folder datasets, AM-2K, P3M-10K, toy data.
+
+A matting split is an image folder plus one folder per label kind, files matched by stem::
+
+    <root>/<image_dir>/<stem>.jpg      (.jpg .jpeg .png .bmp .webp .tif .tiff)
+    <root>/<trimap_dir>/<stem>.png     coarse trimap labels (0 / 128 / 255)
+    <root>/<alpha_dir>/<stem>.png      alpha mattes (GT)
+    <root>/<mask_dir>/<stem>.png       binary segmentation masks
+
+A dataset dict holds ``file_name``, ``image_id`` (the stem) and ``<kind>_file_name`` **only for
+the label kinds the split is registered with**: a split registered with trimap labels has no
+alpha path, so training on it cannot read a GT alpha. Registration is lazy (the folders are
+listed when ``DatasetCatalog.get`` is called); the built-in splits resolve
+``$DETECTRON2_DATASETS`` (default ``./datasets``) at that moment too.
+
+Structural problems (missing folder, empty folder, images without labels and labels without
+images, stems that do not match, two files with one stem) are found when the split is listed and
+reported together in one :class:`~.io.MattingDataError`. ``verify=True`` also reads every
+file's header and reports unreadable files and size mismatches in one message; without it they
+are caught when the mapper reads the sample.
+"""
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+from detectron2.data import DatasetCatalog, MetadataCatalog
+
+from .io import IMAGE_EXTENSIONS, LABEL_EXTENSIONS, MattingDataError, read_image_size
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "LABEL_KINDS",
+    "DATASETS_ROOT_ENV",
+    "datasets_root",
+    "load_matting_folder",
+    "register_matting_folder",
+    "LabelRecipe",
+    "BuiltinSplit",
+    "BUILTIN_SPLITS",
+    "builtin_split_root",
+    "load_builtin_split",
+    "register_all_builtin",
+]
+
+LABEL_KINDS = ("trimap", "alpha", "mask")
+"""Label kinds a split can carry; each gives the dataset dict key ``<kind>_file_name``."""
+DATASETS_ROOT_ENV = "DETECTRON2_DATASETS"
+_MAX_LISTED = 50  # offending files named in one error message
+
+
+def datasets_root() -> str:
+    """The folder built-in datasets live in: ``$DETECTRON2_DATASETS``, default ``./datasets``."""
+    return os.path.expanduser(os.environ.get(DATASETS_ROOT_ENV, "datasets"))
+
+
+def _listing(names: Sequence[str]) -> str:
+    shown = ", ".join(sorted(names)[:_MAX_LISTED])
+    more = len(names) - _MAX_LISTED
+    return shown + (f" ... and {more} more" if more > 0 else "")
+
+
+def _list_folder(folder: str, extensions: Sequence[str], what: str, hint: str) -> dict[str, str]:
+    """Map file stem -> path for the files of ``folder`` with one of ``extensions``."""
+    if not os.path.isdir(folder):
+        raise MattingDataError(f"{what} folder not found: {folder}. {hint}")
+    stems: dict[str, list[str]] = {}
+    other = []
+    for entry in sorted(os.listdir(folder)):
+        stem, ext = os.path.splitext(entry)
+        if entry.startswith(".") or not os.path.isfile(os.path.join(folder, entry)):
+            continue
+        if ext.lower() in extensions:
+            stems.setdefault(stem, []).append(entry)
+        else:
+            other.append(entry)
+    if not stems:
+        found = f" (it holds only: {_listing(other)})" if other else " (it is empty)"
+        raise MattingDataError(
+            f"no {what} files ({' '.join(extensions)}) in {folder}{found}. {hint}"
+        )
+    duplicates = [" / ".join(names) for names in stems.values() if len(names) > 1]
+    if duplicates:
+        raise MattingDataError(
+            f"{what} folder {folder} has several files with one stem: {_listing(duplicates)}. "
+            "Keep one file per stem."
+        )
+    return {stem: os.path.join(folder, names[0]) for stem, names in stems.items()}
+
+
+def _match_stems(
+    images: dict[str, str], labels: dict[str, str], image_folder: str, label_folder: str,
+    missing_labels: str,
+) -> list[str]:
+    """Stems with both an image and a label; raise (or warn, for "skip") on the others."""
+    no_label = sorted(set(images) - set(labels))
+    no_image = sorted(set(labels) - set(images))
+    if not set(images) & set(labels):
+        raise MattingDataError(
+            f"no file stem in common between {image_folder} (e.g. {_listing(sorted(images)[:3])}) "
+            f"and {label_folder} (e.g. {_listing(sorted(labels)[:3])}). A label must have its "
+            "image's file name (any label extension), e.g. image/cat_01.jpg -> trimap/cat_01.png."
+        )
+    if not no_label and not no_image:
+        return sorted(images)
+    problems = []
+    if no_label:
+        problems.append(f"{len(no_label)} image(s) in {image_folder} without a label in "
+                        f"{label_folder}: {_listing(no_label)}")
+    if no_image:
+        problems.append(f"{len(no_image)} label(s) in {label_folder} without an image in "
+                        f"{image_folder}: {_listing(no_image)}")
+    if missing_labels == "error":
+        raise MattingDataError(
+            "; ".join(problems) + ". Add or remove the files, or register the split with "
+            "missing_labels='skip' to use only the images that have every label."
+        )
+    logger.warning("%s. Skipping them (missing_labels='skip').", "; ".join(problems))
+    return sorted(set(images) & set(labels))
+
+
+def _verify_headers(dataset_dicts: list[dict]) -> None:
+    """Read every file's header; raise one error listing unreadable files and size mismatches."""
+    problems = []
+    for record in dataset_dicts:
+        try:
+            size = read_image_size(record["file_name"])
+            for kind in LABEL_KINDS:
+                path = record.get(f"{kind}_file_name")
+                label_size = None if path is None else read_image_size(path)
+                if label_size is not None and label_size != size:
+                    problems.append(
+                        f"size mismatch: {path} is {label_size}, {record['file_name']} is {size}"
+                    )
+        except MattingDataError as error:
+            problems.append(str(error))
+    if problems:
+        raise MattingDataError(
+            f"{len(problems)} problem(s) in the dataset (sizes are (H, W)):\n  "
+            + "\n  ".join(problems[:_MAX_LISTED])
+            + "\nFix or remove these files (with their labels)."
+        )
+
+
+def load_matting_folder(
+    root: str,
+    *,
+    image_dir: str = "image",
+    label_dirs: Optional[dict[str, str]] = None,
+    missing_labels: str = "error",
+    verify: bool = False,
+    hints: Optional[dict[str, str]] = None,
+) -> list[dict]:
+    """List a matting split as detectron2 dataset dicts (sorted by stem).
+
+    Args:
+        root: the split folder.
+        image_dir: image subfolder of ``root``.
+        label_dirs: label kind (:data:`LABEL_KINDS`) -> subfolder of ``root``; only these kinds
+            get a ``<kind>_file_name`` key. Empty for image-only (inference) splits.
+        missing_labels: ``"error"``: images without a label (or labels without an image) raise
+            one error naming all of them; ``"skip"``: such images are left out with a warning.
+        verify: also read every file's header and raise on unreadable files / size mismatches.
+        hints: subfolder -> how to get it (download page, label command) for error messages.
+
+    Returns:
+        list of dicts with ``file_name``, ``image_id`` and ``<kind>_file_name`` per label kind.
+    """
+    if missing_labels not in ("error", "skip"):
+        raise ValueError(f"missing_labels must be 'error' or 'skip', got {missing_labels!r}")
+    label_dirs = dict(label_dirs or {})
+    unknown_kinds = set(label_dirs) - set(LABEL_KINDS)
+    if unknown_kinds:
+        raise ValueError(f"unknown label kinds {sorted(unknown_kinds)}; use {LABEL_KINDS}")
+    hints = hints or {}
+    default_hint = f"Check the split folder {root} and the folder names it was registered with."
+
+    def folder_hint(subfolder: str) -> str:
+        return hints.get(subfolder, default_hint)
+
+    image_folder = os.path.join(root, image_dir)
+    images = _list_folder(image_folder, IMAGE_EXTENSIONS, "image", folder_hint(image_dir))
+    labels = {}
+    stems = sorted(images)
+    for kind, subfolder in label_dirs.items():
+        label_folder = os.path.join(root, subfolder)
+        labels[kind] = _list_folder(label_folder, LABEL_EXTENSIONS, kind, folder_hint(subfolder))
+        matched = _match_stems(images, labels[kind], image_folder, label_folder, missing_labels)
+        matched = set(matched)
+        stems = [stem for stem in stems if stem in matched]
+    dataset_dicts = []
+    for stem in stems:
+        record = {"file_name": images[stem], "image_id": stem}
+        record.update({f"{kind}_file_name": labels[kind][stem] for kind in label_dirs})
+        dataset_dicts.append(record)
+    if verify:
+        _verify_headers(dataset_dicts)
+    logger.info("Listed %d matting samples from %s (labels: %s)", len(dataset_dicts), root,
+                ", ".join(label_dirs) or "none")
+    return dataset_dicts
+
+
+def register_matting_folder(
+    name: str,
+    root: str,
+    *,
+    image_dir: str = "image",
+    trimap_dir: Optional[str] = "trimap",
+    alpha_dir: Optional[str] = "alpha",
+    mask_dir: Optional[str] = "mask",
+    labels: Sequence[str] = ("trimap",),
+    missing_labels: str = "error",
+    verify: bool = False,
+    **metadata,
+) -> None:
+    """Register a folder dataset in ``DatasetCatalog`` (lazily) and its ``MetadataCatalog`` entry.
+
+    Args:
+        name: the dataset name, e.g. ``"my_matting_train"``.
+        root: the split folder holding ``image_dir`` and the label folders.
+        image_dir, trimap_dir, alpha_dir, mask_dir: subfolders of ``root``.
+        labels: the label kinds the split carries (subset of :data:`LABEL_KINDS`); dataset dicts
+            get paths for these kinds only. A training split with trimap supervision uses
+            ``("trimap",)``, an evaluation split ``("alpha", "trimap")``, an inference split ``()``.
+        missing_labels, verify: see :func:`load_matting_folder`.
+        metadata: extra ``MetadataCatalog`` fields.
+    """
+    folders = {"trimap": trimap_dir, "alpha": alpha_dir, "mask": mask_dir}
+    labels = tuple(labels)
+    for kind in labels:
+        if kind not in folders:
+            raise ValueError(f"unknown label kind {kind!r} for {name}; use {LABEL_KINDS}")
+        if folders[kind] is None:
+            raise ValueError(f"{name} is registered with {kind} labels but {kind}_dir is None")
+    label_dirs = {kind: folders[kind] for kind in labels}
+    DatasetCatalog.register(
+        name,
+        lambda: load_matting_folder(
+            root, image_dir=image_dir, label_dirs=label_dirs, missing_labels=missing_labels,
+            verify=verify,
+        ),
+    )
+    MetadataCatalog.get(name).set(
+        evaluator_type="matting", root=root, image_dir=image_dir, label_dirs=label_dirs, **metadata
+    )
+
+
+# --- built-in splits ---------------------------------------------------------------------------
+AM2K_DOWNLOAD = "https://github.com/JizhiziLi/GFM (section AM-2k)"
+P3M_DOWNLOAD = "https://github.com/JizhiziLi/P3M (section P3M-10k)"
+TOY_COMMAND = "python tools/make_toy_dataset.py --output {dataset_dir}   (or: make demo)"
+
+
+@dataclass(frozen=True)
+class LabelRecipe:
+    """How ``tools/make_trimap_labels.py`` makes a generated label folder of a built-in split.
+
+    ``mode`` is ``"trimap"`` (erosion of the alpha, the paper's labels) or ``"mask"``
+    (segmentation masks of Table 7); ``kernel_size`` ``None`` means random in [1, 29].
+    """
+
+    source_dir: str
+    output_dir: str
+    mode: str = "trimap"
+    kernel_size: Optional[int] = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class BuiltinSplit:
+    """A built-in split: ``$DETECTRON2_DATASETS/<one of dataset_dirs>/<subdir>``."""
+
+    dataset_dirs: tuple[str, ...]  # accepted spellings of the dataset folder, preferred first
+    subdir: str
+    image_dir: str
+    label_dirs: tuple[tuple[str, str], ...]  # (kind, subfolder)
+    source: str  # download page or command that makes the data
+    recipe: Optional[LabelRecipe] = None  # for a label folder made by tools/make_trimap_labels.py
+
+
+def _am2k(subdir, labels, recipe=None):
+    return BuiltinSplit(("AM-2K", "AM-2k"), subdir, "original", labels, AM2K_DOWNLOAD, recipe)
+
+
+def _p3m(subdir, image_dir, labels, recipe=None):
+    return BuiltinSplit(("P3M-10k", "P3M-10K"), subdir, image_dir, labels, P3M_DOWNLOAD, recipe)
+
+
+def _toy(subdir, labels):
+    return BuiltinSplit(("toy_matting",), subdir, "image", labels, TOY_COMMAND)
+
+
+BUILTIN_SPLITS: dict[str, BuiltinSplit] = {
+    "am2k_train": _am2k("train", (("trimap", "trimap"),), LabelRecipe("mask", "trimap")),
+    **{
+        f"am2k_train_k{size}": _am2k(
+            "train", (("trimap", f"trimap_k{size}"),),
+            LabelRecipe("mask", f"trimap_k{size}", kernel_size=size),
+        )
+        for size in (10, 20, 30)
+    },
+    "am2k_train_masklabel": _am2k(
+        "train", (("mask", "seg_mask"),), LabelRecipe("mask", "seg_mask", mode="mask")
+    ),
+    "am2k_train_alpha": _am2k("train", (("alpha", "mask"),)),
+    "am2k_val": _am2k("validation", (("alpha", "mask"), ("trimap", "trimap"))),
+    "p3m_train": _p3m(
+        "train", "blurred_image", (("trimap", "trimap"),), LabelRecipe("mask", "trimap")
+    ),
+    "p3m_train_alpha": _p3m("train", "blurred_image", (("alpha", "mask"),)),
+    "p3m_val_np": _p3m(
+        "validation/P3M-500-NP", "original_image", (("alpha", "mask"), ("trimap", "trimap"))
+    ),
+    "p3m_val_p": _p3m(
+        "validation/P3M-500-P", "blurred_image", (("alpha", "mask"), ("trimap", "trimap"))
+    ),
+    "toy_matting_train": _toy("train", (("trimap", "trimap"),)),
+    "toy_matting_val": _toy("val", (("alpha", "alpha"), ("trimap", "trimap"))),
+}
+"""Every built-in split; ``datasets/README.md`` lists them with their folders."""
+
+
+def _dataset_dir(split: BuiltinSplit) -> str:
+    """The split's dataset folder under :func:`datasets_root` (the first existing spelling)."""
+    candidates = [os.path.join(datasets_root(), spelling) for spelling in split.dataset_dirs]
+    return next((path for path in candidates if os.path.isdir(path)), candidates[0])
+
+
+def builtin_split_root(name: str) -> str:
+    """Folder of a built-in split, e.g. ``$DETECTRON2_DATASETS/AM-2K/train``."""
+    split = BUILTIN_SPLITS[name]
+    return os.path.join(_dataset_dir(split), split.subdir)
+
+
+def recipe_command(name: str) -> str:
+    """The command that makes the generated label folder of a built-in split."""
+    recipe = BUILTIN_SPLITS[name].recipe
+    split_root = builtin_split_root(name)
+    kernel = "" if recipe.kernel_size is None else f" --kernel-size {recipe.kernel_size}"
+    return (
+        f"python tools/make_trimap_labels.py --split {name}   (same as: python "
+        f"tools/make_trimap_labels.py --input {os.path.join(split_root, recipe.source_dir)} "
+        f"--output {os.path.join(split_root, recipe.output_dir)} --mode {recipe.mode}{kernel} "
+        f"--seed {recipe.seed})"
+    )
+
+
+def load_builtin_split(name: str) -> list[dict]:
+    """List a built-in split; errors name the expected folder and how to get it."""
+    split = BUILTIN_SPLITS[name]
+    root = builtin_split_root(name)
+    source = split.source.format(dataset_dir=_dataset_dir(split))
+    if source.startswith("http"):
+        where = (
+            f"Get the data from {source} and unpack it under ${DATASETS_ROOT_ENV} "
+            f"(now {os.path.abspath(datasets_root())})."
+        )
+    else:
+        where = f"Make it with: {source}"
+    if not os.path.isdir(root):
+        raise MattingDataError(f"dataset folder of '{name}' not found: {root}. {where}")
+    hints = {split.image_dir: where}
+    hints.update({subfolder: where for _, subfolder in split.label_dirs})
+    if split.recipe is not None:
+        hints[split.recipe.output_dir] = (
+            f"These labels are generated from {split.recipe.source_dir}/; make them with: "
+            f"{recipe_command(name)}"
+        )
+    return load_matting_folder(
+        root, image_dir=split.image_dir, label_dirs=dict(split.label_dirs), hints=hints
+    )
+
+
+def register_all_builtin() -> None:
+    """Register every built-in split (lazily; already registered names are left alone)."""
+    registered = set(DatasetCatalog.list())
+    for name, split in BUILTIN_SPLITS.items():
+        if name in registered:
+            continue
+        DatasetCatalog.register(name, lambda name=name: load_builtin_split(name))
+        MetadataCatalog.get(name).set(
+            evaluator_type="matting",
+            label_dirs=dict(split.label_dirs),
+            dataset_dir=split.dataset_dirs[0],
+            split_dir=split.subdir,
+            source=split.source,
+        )

@@ -1,0 +1,119 @@
+"""Fixtures of the data tests: tiny matting samples and miniature AM-2K / P3M-10K / toy trees."""
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+from alphafree_matting.data.io import write_png
+from alphafree_matting.data.trimap_labels import alpha_to_trimap
+
+REPO = Path(__file__).resolve().parents[2]
+# The CI checks the shared folder out next to the repository: <repo>/../shared.
+SHARED_DIR = Path(os.environ.get("ALPHAFREE_SHARED_DIR", REPO / ".." / "shared"))
+
+
+def load_tool(name: str):
+    """Import ``tools/<name>.py`` as the module ``name`` (registered, so that its functions
+    pickle for multiprocessing)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def make_alpha(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """``(H, W)`` float32 alpha: an opaque ellipse with a soft rim, in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    centre_row, centre_col = rng.uniform(0.4, 0.6) * height, rng.uniform(0.4, 0.6) * width
+    radius = np.hypot((rows - centre_row) / (0.3 * height), (cols - centre_col) / (0.3 * width))
+    return np.clip((1.2 - radius) / 0.4, 0.0, 1.0).astype(np.float32)
+
+
+def make_image(alpha: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``(H, W, 3)`` uint8 composite of a red-ish foreground over a noisy blue-ish background."""
+    rng = np.random.default_rng(seed)
+    foreground = np.array([200, 60, 40], np.float32) + rng.normal(0, 10, alpha.shape + (3,))
+    background = np.array([30, 80, 190], np.float32) + rng.normal(0, 10, alpha.shape + (3,))
+    composite = alpha[..., None] * foreground + (1 - alpha[..., None]) * background
+    return np.clip(composite, 0, 255).astype(np.uint8)
+
+
+def write_sample(
+    split: Path, stem: str, size: tuple, folders: dict, seed: int = 0, image_ext: str = ".jpg"
+) -> None:
+    """Write one sample; ``folders`` maps ``"image" | "alpha" | "trimap"`` to a subfolder."""
+    alpha = make_alpha(*size, seed=seed)
+    if "image" in folders:
+        path = split / folders["image"] / f"{stem}{image_ext}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), cv2.cvtColor(make_image(alpha, seed), cv2.COLOR_RGB2BGR))
+    if "alpha" in folders:
+        alpha_u8 = np.round(alpha * 255).astype(np.uint8)
+        write_png(str(split / folders["alpha"] / f"{stem}.png"), alpha_u8)
+    if "trimap" in folders:
+        trimap = alpha_to_trimap(alpha, kernel_size=3, resolution=0)
+        write_png(str(split / folders["trimap"] / f"{stem}.png"), trimap)
+
+
+# Sizes (H, W) of the samples of each miniature split: one smaller than the 32-px test crop.
+SAMPLE_SIZES = ((40, 56), (48, 36), (24, 30))
+
+
+def _write_split(split: Path, prefix: str, folders: dict) -> None:
+    for index, size in enumerate(SAMPLE_SIZES):
+        write_sample(split, f"{prefix}_{index:03d}", size, folders, seed=index)
+
+
+@pytest.fixture
+def factory() -> SimpleNamespace:
+    """The helpers above, for tests (conftest modules are not imported by name)."""
+    return SimpleNamespace(
+        alpha=make_alpha, image=make_image, write_sample=write_sample, load_tool=load_tool
+    )
+
+
+@pytest.fixture
+def label_tool():
+    """``tools/make_trimap_labels.py`` as a module."""
+    return load_tool("make_trimap_labels")
+
+
+@pytest.fixture
+def datasets_root(tmp_path, monkeypatch) -> Path:
+    """Miniature AM-2K, P3M-10k and toy trees under ``$DETECTRON2_DATASETS`` (official layouts),
+    with the generated label folders made by ``tools/make_trimap_labels.py --split``."""
+    root = tmp_path / "datasets"
+    monkeypatch.setenv("DETECTRON2_DATASETS", str(root))
+    am2k, p3m, toy = root / "AM-2K", root / "P3M-10k", root / "toy_matting"
+    _write_split(am2k / "train", "m_train", {"image": "original", "alpha": "mask"})
+    val_folders = {"image": "original", "alpha": "mask", "trimap": "trimap"}
+    _write_split(am2k / "validation", "m_val", val_folders)
+    _write_split(p3m / "train", "p_train", {"image": "blurred_image", "alpha": "mask"})
+    for subset, image_dir in (("P3M-500-NP", "original_image"), ("P3M-500-P", "blurred_image")):
+        _write_split(
+            p3m / "validation" / subset, f"p_{subset[-2:].lower()}",
+            {"image": image_dir, "alpha": "mask", "trimap": "trimap"},
+        )
+    _write_split(toy / "train", "toy", {"image": "image", "trimap": "trimap"})
+    _write_split(toy / "val", "toy_val", {"image": "image", "alpha": "alpha", "trimap": "trimap"})
+    splits = ["am2k_train", "am2k_train_k10", "am2k_train_k20", "am2k_train_k30",
+              "am2k_train_masklabel", "p3m_train"]
+    assert load_tool("make_trimap_labels").main(sum((["--split", s] for s in splits), [])) == 0
+    return root
+
+
+@pytest.fixture
+def real_alpha_dir() -> Path:
+    """The 27 alphamatting.com GT alphas of the shared data folder (skip when absent)."""
+    path = SHARED_DIR / "data" / "real_matting" / "alphamatting_training_lowres" / "alpha"
+    if not path.is_dir():
+        pytest.skip(f"shared data folder {path} is absent (set ALPHAFREE_SHARED_DIR)")
+    return path

@@ -1,0 +1,189 @@
+#!/usr/bin/env python
+"""Make coarse training labels (trimaps or segmentation masks) next to a matting dataset.
+
+Modes (one output PNG per input file, same stem and size):
+
+* ``trimap``: the paper's trimap labels from GT alphas: 640x640 resize, certain foreground and
+  background eroded with elliptic kernels (random sizes in [1, 29] drawn independently, or
+  ``--kernel-size K`` for the roughness study: 10 / 20 / 30), nearest resize back. Known pixels
+  never contradict the alpha (foreground => alpha = 1, background => alpha = 0).
+* ``band``: trimaps from binary masks (Appendix B): the mask and its complement are eroded, the
+  band between is unknown (alphas given as input count as masks at 0.5).
+* ``mask``: the segmentation-mask labels of Table 7 from GT alphas: random threshold, random
+  erosion / dilation. Values 0 / 255.
+
+Every file gets its own random generator derived from ``--seed`` and its file name, so the
+labels do not depend on file order or on ``--workers``.
+
+Examples::
+
+    python tools/make_trimap_labels.py --split am2k_train          # a built-in split's recipe
+    python tools/make_trimap_labels.py --split am2k_train_k10 --split am2k_train_k20
+    python tools/make_trimap_labels.py --input AM-2K/train/mask --output AM-2K/train/trimap \\
+        --mode trimap --seed 0 --workers 4
+"""
+import argparse
+import json
+import os
+import sys
+from multiprocessing import Pool
+from typing import Optional
+
+from tqdm import tqdm
+
+from alphafree_matting.data import io
+from alphafree_matting.data.datasets import BUILTIN_SPLITS, builtin_split_root
+from alphafree_matting.data.trimap_labels import (
+    LABEL_RESOLUTION,
+    alpha_to_mask,
+    alpha_to_trimap,
+    label_rng,
+    mask_to_trimap,
+)
+
+MODES = ("trimap", "band", "mask")
+RECIPE_FILE = ".label_recipe.json"  # provenance of an output folder (hidden: not listed as data)
+
+
+def make_label(path: str, mode: str, kernel_size: Optional[int], seed: int, resolution: int):
+    """The label of one input file, as a uint8 ``(H, W)`` array."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    rng = label_rng(seed, stem)
+    if mode == "trimap":
+        return alpha_to_trimap(io.read_alpha(path), kernel_size, rng=rng, resolution=resolution)
+    if mode == "band":
+        return mask_to_trimap(io.read_mask(path), kernel_size, rng=rng, resolution=resolution)
+    return alpha_to_mask(io.read_alpha(path), rng=rng, resolution=resolution)
+
+
+def _work(job: tuple) -> Optional[str]:
+    """Write one label; returns an error message instead of raising (for the summary)."""
+    path, output_path, mode, kernel_size, seed, resolution = job
+    try:
+        io.write_png(output_path, make_label(path, mode, kernel_size, seed, resolution))
+    except (io.MattingDataError, OSError) as error:
+        return str(error)
+    return None
+
+
+def _check_recipe(output_dir: str, recipe: dict, overwrite: bool) -> None:
+    recipe_path = os.path.join(output_dir, RECIPE_FILE)
+    if os.path.isfile(recipe_path) and not overwrite:
+        with open(recipe_path) as file:
+            previous = json.load(file)
+        if previous != recipe:
+            raise SystemExit(
+                f"{output_dir} holds labels made with {previous}, not {recipe}. Use --overwrite "
+                "to remake them or choose another --output."
+            )
+    os.makedirs(output_dir, exist_ok=True)
+    with open(recipe_path, "w") as file:
+        json.dump(recipe, file, indent=1)
+
+
+def make_labels(
+    input_dir: str,
+    output_dir: str,
+    *,
+    mode: str = "trimap",
+    kernel_size: Optional[int] = None,
+    seed: int = 0,
+    resolution: int = LABEL_RESOLUTION,
+    workers: int = 0,
+    overwrite: bool = False,
+) -> dict:
+    """Write the labels of every file of ``input_dir`` to ``output_dir`` (``<stem>.png``).
+
+    Existing outputs are kept unless ``overwrite`` (labels are reproducible, so an interrupted
+    run can be resumed). Unreadable inputs are reported together at the end.
+
+    Returns:
+        ``{"written": int, "kept": int, "errors": [message, ...]}``.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if not os.path.isdir(input_dir):
+        raise SystemExit(f"input folder not found: {input_dir}")
+    names = sorted(
+        name for name in os.listdir(input_dir)
+        if os.path.splitext(name)[1].lower() in io.LABEL_EXTENSIONS and not name.startswith(".")
+    )
+    if not names:
+        raise SystemExit(f"no label files ({' '.join(io.LABEL_EXTENSIONS)}) in {input_dir}")
+    recipe = dict(mode=mode, kernel_size=kernel_size, seed=seed, resolution=resolution,
+                  source=os.path.basename(os.path.normpath(input_dir)))
+    _check_recipe(output_dir, recipe, overwrite)
+    jobs = []
+    for name in names:
+        output_path = os.path.join(output_dir, os.path.splitext(name)[0] + ".png")
+        if overwrite or not os.path.isfile(output_path):
+            jobs.append((os.path.join(input_dir, name), output_path, mode, kernel_size, seed,
+                         resolution))
+    progress = dict(total=len(jobs), desc=f"{mode} labels -> {output_dir}", unit="file")
+    if workers > 1:
+        with Pool(workers) as pool:
+            errors = list(tqdm(pool.imap_unordered(_work, jobs, chunksize=8), **progress))
+    else:
+        errors = [_work(job) for job in tqdm(jobs, **progress)]
+    errors = sorted(error for error in errors if error is not None)
+    return {"written": len(jobs) - len(errors), "kept": len(names) - len(jobs), "errors": errors}
+
+
+def _split_jobs(names: list) -> list:
+    """(input_dir, output_dir, mode, kernel_size, seed) of built-in splits' recipes."""
+    jobs = []
+    for name in names:
+        if name not in BUILTIN_SPLITS:
+            raise SystemExit(f"unknown split {name!r}; built-in splits: {sorted(BUILTIN_SPLITS)}")
+        recipe = BUILTIN_SPLITS[name].recipe
+        if recipe is None:
+            raise SystemExit(f"split {name!r} uses the labels shipped with the dataset")
+        root = builtin_split_root(name)
+        jobs.append((os.path.join(root, recipe.source_dir), os.path.join(root, recipe.output_dir),
+                     recipe.mode, recipe.kernel_size, recipe.seed))
+    return jobs
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--split", action="append", default=[],
+                        help="built-in split whose generated labels to make (repeatable)")
+    parser.add_argument("--input", help="folder of GT alphas (modes trimap, mask) or masks (band)")
+    parser.add_argument("--output", help="folder to write the labels to")
+    parser.add_argument("--mode", choices=MODES, default="trimap")
+    parser.add_argument("--kernel-size", type=int, default=None,
+                        help="fixed kernel size (default: random in [1, 29] for fg and bg)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resolution", type=int, default=LABEL_RESOLUTION,
+                        help="square working resolution (0: the file's own size)")
+    parser.add_argument("--workers", type=int, default=0, help="processes (0: in this process)")
+    parser.add_argument("--overwrite", action="store_true", help="remake existing label files")
+    args = parser.parse_args(argv)
+    if bool(args.split) == bool(args.input or args.output):
+        parser.error("give either --split NAME or both --input and --output")
+    if not args.split and not (args.input and args.output):
+        parser.error("--input and --output go together")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.split:
+        jobs = _split_jobs(args.split)
+    else:
+        jobs = [(args.input, args.output, args.mode, args.kernel_size, args.seed)]
+    failed = False
+    for input_dir, output_dir, mode, kernel_size, seed in jobs:
+        summary = make_labels(input_dir, output_dir, mode=mode, kernel_size=kernel_size, seed=seed,
+                              resolution=args.resolution, workers=args.workers,
+                              overwrite=args.overwrite)
+        print(f"{output_dir}: {summary['written']} written, {summary['kept']} kept (existing)")
+        if summary["errors"]:
+            failed = True
+            print(f"{len(summary['errors'])} file(s) failed:", *summary["errors"], sep="\n  ",
+                  file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
