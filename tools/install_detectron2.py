@@ -53,18 +53,36 @@ RUNTIME_REQUIREMENTS = [
     "hydra-core>=1.1",
 ]
 
-C_STUB = '''"""Stand-in for detectron2's compiled extension (not built in this install).
+STUB_VERSION = 2
+"""Bumped whenever C_STUB changes, so that `make` refreshes an existing installation."""
+
+C_STUB = f'''"""Stand-in for detectron2's compiled extension (not built in this install).
 
 Installed by alphafree_matting's tools/install_detectron2.py. The pure-Python parts of
 detectron2 (LazyConfig, engine, checkpointer, solver, data, evaluation) work without it.
 """
+
+ALPHAFREE_STUB_VERSION = {STUB_VERSION}
+
+
+# Build information that detectron2.utils.collect_env asks for.
+def get_compiler_version():
+    return "not built (detectron2 installed from Python sources only)"
+
+
+def get_cuda_version():
+    return "not built"
+
+
+def has_cuda():
+    return False
 
 
 def __getattr__(name):
     if name.startswith("__") and name.endswith("__"):
         raise AttributeError(name)
     raise ImportError(
-        f"detectron2._C.{name}: compiled detectron2 ops are not built in this installation "
+        f"detectron2._C.{{name}}: compiled detectron2 ops are not built in this installation "
         "(detectron2 0.6 was installed from Python sources only). Matting does not use them; "
         "if you need deformable convolution, rotated boxes or the fast COCO evaluator, build "
         "detectron2 from source: https://detectron2.readthedocs.io/en/latest/tutorials/install.html"
@@ -91,13 +109,20 @@ include = ["detectron2*"]
 
 
 def detectron2_importable() -> bool:
+    """Whether a usable detectron2 is installed (an outdated stub of ours counts as not)."""
     if importlib.util.find_spec("detectron2") is None:
         return False
-    result = subprocess.run(
-        [sys.executable, "-c", "import detectron2.config, detectron2.engine"],
-        capture_output=True,
-        text=True,
+    probe = (
+        "import detectron2.config, detectron2.engine, importlib.util, sys\n"
+        "spec = importlib.util.find_spec('detectron2._C')\n"
+        "if spec is not None and spec.origin.endswith('_C.py'):\n"
+        "    stub = open(spec.origin).read()\n"
+        f"    sys.exit(0 if 'ALPHAFREE_STUB_VERSION = {STUB_VERSION}\\n' in stub else 3)\n"
     )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    if result.returncode == 3:
+        print("refreshing the pure-Python detectron2 installation (newer stub)")
+        return False
     if result.returncode != 0:
         print(f"detectron2 is installed but does not import:\n{result.stderr}", file=sys.stderr)
         sys.exit(
@@ -155,6 +180,7 @@ def install_python_only(sdist: Path) -> None:
         (source / "detectron2" / "_C.py").write_text(C_STUB)
         (source / "pyproject.toml").write_text(PYPROJECT)
         pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation"]
+        pip += ["--force-reinstall"]
         subprocess.run(pip + [str(source)], check=True)
 
 

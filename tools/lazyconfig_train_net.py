@@ -17,8 +17,9 @@ from detectron2.engine import default_argument_parser, default_setup, default_wr
 from detectron2.engine.defaults import create_ddp_model
 from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
-import alphafree_matting  # noqa: F401  (registers the built-in datasets)
+import alphafree_matting.data  # noqa: F401  (registers the built-in datasets)
 from alphafree_matting.engine import (
     AtomicCheckpointer,
     build_trainer,
@@ -103,6 +104,8 @@ def main(args):
     cfg = LazyConfig.load(args.config_file)
     cfg = LazyConfig.apply_overrides(cfg, args.opts)
     default_setup(cfg, args)
+    # The plugin logs under its package name (e.g. the evaluator's metric table).
+    setup_logger(cfg.train.output_dir, comm.get_rank(), name="alphafree_matting", abbrev_name="afm")
     check_init_checkpoint(cfg.train.init_checkpoint)
     if args.eval_only:
         do_eval_only(cfg)
