@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import torch
 from torch import nn
@@ -186,6 +186,7 @@ class LoadReport:
     incorrect_shapes: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = field(
         default_factory=list
     )
+    iteration: Optional[int] = None  # the training iteration stored in the file, if any
 
     def __str__(self) -> str:
         lines = [f"loaded {len(self.loaded)} tensors"]
@@ -244,6 +245,7 @@ def load_pretrained(
     report = LoadReport(
         missing=sorted(set(model_state) - set(state_dict)),
         unexpected=sorted(set(state_dict) - set(model_state)),
+        iteration=checkpoint.get("iteration"),
     )
     for key in sorted(set(state_dict) & set(model_state)):
         if tuple(state_dict[key].shape) != tuple(model_state[key].shape):

@@ -24,6 +24,7 @@ from alphafree_matting.engine import (
     AtomicCheckpointer,
     build_trainer,
     check_init_checkpoint,
+    load_model_weights,
     record_results,
 )
 
@@ -80,11 +81,13 @@ def do_train(args, cfg):
         ]
     )
 
-    checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=args.resume)
     if args.resume and checkpointer.has_checkpoint():
-        # The checkpoint stores the iteration that just finished: continue with the next one.
+        # Model, optimizer, scheduler and iteration of the last complete checkpoint; it stores
+        # the iteration that just finished, so training continues with the next one.
+        checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=True)
         start_iter = trainer.iter + 1
     else:
+        load_model_weights(model, cfg.train.init_checkpoint, complete=False)
         start_iter = 0
     trainer.train(start_iter, cfg.train.max_iter)
 
@@ -93,10 +96,10 @@ def do_eval_only(cfg):
     model = instantiate(cfg.model)
     model.to(cfg.train.device)
     model = create_ddp_model(model)
-    checkpoint = AtomicCheckpointer(model).load(cfg.train.init_checkpoint)
+    report = load_model_weights(model, cfg.train.init_checkpoint, complete=True)
     results = do_test(cfg, model)
     if comm.is_main_process():
-        record_results(results, cfg.train.output_dir, checkpoint.get("iteration", 0))
+        record_results(results, cfg.train.output_dir, report.iteration or 0)
     return results
 
 

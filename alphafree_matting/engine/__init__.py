@@ -1,6 +1,6 @@
 """Glue between the plugin and detectron2's training engine."""
 from .checkpointer import AtomicCheckpointer, atomic_write
-from .defaults import check_init_checkpoint, record_results
+from .defaults import check_init_checkpoint, load_model_weights, record_results
 from .optimizer import get_param_groups, vit_lr_decay_factor
 from .trainer import CPUAutocastTrainer, build_trainer
 
@@ -8,6 +8,7 @@ __all__ = [
     "AtomicCheckpointer",
     "atomic_write",
     "check_init_checkpoint",
+    "load_model_weights",
     "record_results",
     "get_param_groups",
     "vit_lr_decay_factor",

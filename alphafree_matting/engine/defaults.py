@@ -1,11 +1,16 @@
-"""Small pieces the training script composes: fail-fast checks and recording eval-only results."""
+"""Small pieces the training script composes: fail-fast checks, checked weight loading and
+recording eval-only results."""
 import logging
 import os
 from collections.abc import Mapping
 
 from detectron2.utils.events import EventStorage, JSONWriter, TensorboardXWriter
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
-__all__ = ["check_init_checkpoint", "record_results"]
+from ..checkpoint import LoadReport, load_pretrained
+
+__all__ = ["check_init_checkpoint", "load_model_weights", "record_results"]
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +30,32 @@ def check_init_checkpoint(path: str) -> None:
         return
     if not os.path.isfile(path):
         raise FileNotFoundError(f"train.init_checkpoint={path} does not exist. {_CONVERT_HINT}")
+
+
+def load_model_weights(model: nn.Module, path: str, *, complete: bool) -> LoadReport:
+    """Load ``train.init_checkpoint`` into ``model`` with a clear report, failing on gaps.
+
+    detectron2's checkpointer only warns about missing or mis-shaped weights; a run that starts
+    from a half-loaded backbone wastes a GPU-day. Here:
+
+    * ``complete=False`` (start of training): every backbone weight the pretrained ViT can have
+      must load (see :func:`alphafree_matting.checkpoint.load_pretrained`); the decoder starts
+      from its initialisation.
+    * ``complete=True`` (``--eval-only``): every weight of the model must load.
+
+    Args:
+        model: the model, possibly wrapped in DistributedDataParallel.
+        path: checkpoint path; empty means random initialisation (logged as a warning).
+        complete: require the whole model (evaluation) or only the backbone (fine-tuning).
+    """
+    if isinstance(model, DistributedDataParallel):
+        model = model.module
+    if not path:
+        logger.warning("train.init_checkpoint is empty: the model keeps its random initialisation")
+        return LoadReport()
+    if complete:
+        return load_pretrained(model, path, require_prefixes=("",), allow_missing=())
+    return load_pretrained(model, path)
 
 
 def record_results(results: Mapping, output_dir: str, iteration: int) -> None:
