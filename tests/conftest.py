@@ -1,4 +1,5 @@
-"""Fixtures of the data tests: tiny matting samples and miniature AM-2K / P3M-10K / toy trees."""
+"""Shared test fixtures: the shared data folder (golden metrics, real images), tools as modules,
+tiny matting samples and miniature AM-2K / P3M-10K / toy dataset trees."""
 import importlib.util
 import os
 import sys
@@ -12,7 +13,7 @@ import pytest
 from alphafree_matting.data.io import write_png
 from alphafree_matting.data.trimap_labels import alpha_to_trimap
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 # The CI checks the shared folder out next to the repository: <repo>/../shared.
 SHARED_DIR = Path(os.environ.get("ALPHAFREE_SHARED_DIR", REPO / ".." / "shared"))
 
@@ -110,10 +111,27 @@ def datasets_root(tmp_path, monkeypatch) -> Path:
     return root
 
 
-@pytest.fixture
-def real_alpha_dir() -> Path:
-    """The 27 alphamatting.com GT alphas of the shared data folder (skip when absent)."""
-    path = SHARED_DIR / "data" / "real_matting" / "alphamatting_training_lowres" / "alpha"
+def shared_subdir(relative: str) -> Path:
+    """``<shared>/<relative>``, or skip the test when the shared folder is absent (user clones)."""
+    path = SHARED_DIR / relative
     if not path.is_dir():
         pytest.skip(f"shared data folder {path} is absent (set ALPHAFREE_SHARED_DIR)")
     return path
+
+
+@pytest.fixture
+def metrics_golden_dir() -> Path:
+    """``<shared>/metrics_golden``: four cases of the benchmark metrics with expected values."""
+    return shared_subdir("metrics_golden")
+
+
+@pytest.fixture
+def real_matting_dir() -> Path:
+    """``<shared>/data/real_matting/alphamatting_training_lowres``: 27 images, GT and trimaps."""
+    return shared_subdir("data/real_matting/alphamatting_training_lowres")
+
+
+@pytest.fixture
+def real_alpha_dir(real_matting_dir) -> Path:
+    """The 27 alphamatting.com GT alphas of the shared data folder (skip when absent)."""
+    return real_matting_dir / "alpha"
