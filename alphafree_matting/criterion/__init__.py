@@ -2,7 +2,13 @@
 ``TrimapCriterion`` composing them (see DESIGN.md section 2)."""
 from .criterion import DEFAULT_LOSSES, LOSS_NAMES, TrimapCriterion
 from .ddc import affinity_loss, dc_loss, ddc_loss
-from .neighbours import BORDER_MODES, NO_NEIGHBOUR, pad_neighbours, select_neighbours
+from .neighbours import (
+    BORDER_MODES,
+    NO_NEIGHBOUR,
+    NeighbourSelection,
+    pad_neighbours,
+    select_neighbours,
+)
 from .pixel_losses import alpha_l1_loss, known_bce_loss, known_loss
 
 __all__ = [
@@ -10,6 +16,7 @@ __all__ = [
     "DEFAULT_LOSSES",
     "LOSS_NAMES",
     "NO_NEIGHBOUR",
+    "NeighbourSelection",
     "TrimapCriterion",
     "affinity_loss",
     "alpha_l1_loss",

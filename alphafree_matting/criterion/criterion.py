@@ -156,6 +156,12 @@ class TrimapCriterion(nn.Module):
                 "TrimapCriterion: targets has 'neighbour_index' but no 'neighbour_distance'; "
                 "pass both outputs of select_neighbours"
             )
+        if index.shape[1] != self.k or index.shape[-2:] != image.shape[-2:]:
+            raise ValueError(
+                f"TrimapCriterion(window={self.window}, k={self.k}): precomputed neighbours have "
+                f"shape {tuple(index.shape)} for images {tuple(image.shape)}; give the mapper's "
+                "NeighbourSelection the criterion's window, k and border"
+            )
         return index, distance
 
 

@@ -282,3 +282,44 @@ def pad_neighbours(
     index = F.pad(neighbour_index, padding, value=NO_NEIGHBOUR)
     distance = F.pad(neighbour_distance, padding, value=math.inf)
     return index, distance
+
+
+class NeighbourSelection:
+    """:func:`select_neighbours` as a data-loader ``precompute`` step (an optional config switch).
+
+    Selecting neighbours depends on the image only, so it can run in data-loader workers on
+    each training crop instead of on the training device::
+
+        dataloader.train.mapper.precompute = L(NeighbourSelection)(window=11)
+
+    The mapper merges the result (``neighbour_index`` / ``neighbour_distance``, (k, H, W)) into
+    the sample, the model pads and stacks it with the batch, and ``TrimapCriterion`` uses it
+    instead of selecting again. Window, k and border must equal the criterion's.
+
+    Args:
+        window, k, border: as for :func:`select_neighbours`.
+    """
+
+    def __init__(self, window: int = 11, k: Optional[int] = None, border: str = "zeros"):
+        self.window = window
+        self.k = resolve_neighbour_count(window, k)
+        self.border = check_border(border)
+
+    def __call__(
+        self, image: torch.Tensor, valid: Optional[torch.Tensor] = None
+    ) -> dict[str, torch.Tensor]:
+        """
+        Args:
+            image: (3, H, W) RGB in [0, 1].
+            valid: optional bool (1, H, W), False on padding added by the mapper.
+
+        Returns:
+            ``{"neighbour_index": (k, H, W), "neighbour_distance": (k, H, W)}``.
+        """
+        index, distance = select_neighbours(
+            image, window=self.window, k=self.k, border=self.border, valid=valid
+        )
+        return {"neighbour_index": index, "neighbour_distance": distance}
+
+    def __repr__(self) -> str:
+        return f"NeighbourSelection(window={self.window}, k={self.k}, border={self.border!r})"

@@ -39,7 +39,7 @@ P3M_AUGMENTATION = dict(scale_range=None, hflip_prob=0.0, unknown_crop_bias=1.0)
 LABEL_KINDS = ("trimap", "alpha", "mask")
 _STORED_TRIMAP_VALUES = (TRIMAP_BACKGROUND, TRIMAP_UNKNOWN, TRIMAP_FOREGROUND)
 
-Precompute = Callable[[torch.Tensor], dict[str, torch.Tensor]]
+Precompute = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 
 
 def _label_path(dataset_dict: dict, kind: str) -> str:
@@ -121,9 +121,9 @@ class MattingDatasetMapper:
                 ``"alpha"`` (GT alpha, the fine-label baseline) or ``"mask"`` (binary
                 segmentation masks). Only that label's file is read.
             trimap_input: the model takes the trimap as an input (training and test).
-            precompute: optional ``image (3, H, W) -> dict[str, Tensor]`` run on each
-                training sample (e.g. DDC neighbours in data-loader workers); merged into the
-                output.
+            precompute: optional ``(image (3, H, W), valid (1, H, W)) -> dict[str, Tensor]``
+                run on each training sample (e.g. DDC neighbours in data-loader workers:
+                ``alphafree_matting.criterion.NeighbourSelection``); merged into the output.
         """
         if label not in LABEL_KINDS:
             raise ValueError(f"label must be one of {LABEL_KINDS}, got {label!r}")
@@ -220,7 +220,7 @@ class MattingDatasetMapper:
             alpha = apply_transforms(plan, alpha, ArrayKind.ALPHA)
             out["alpha"] = _tensor(alpha.astype(np.float32))
         if self.precompute is not None:
-            extra = self.precompute(out["image"])
+            extra = self.precompute(out["image"], out["valid"])
             if not isinstance(extra, dict):
                 raise TypeError(f"precompute must return a dict of tensors, got {type(extra)}")
             out.update(extra)

@@ -11,6 +11,7 @@ in evaluation too.
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from math import inf
 from typing import Any, Optional
 
 import torch
@@ -24,12 +25,13 @@ from ..conventions import (
     UNKNOWN_TARGET,
     padded_size,
 )
+from ..criterion.neighbours import NO_NEIGHBOUR
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["ViTMatte", "MattingBatch"]
 
-TARGET_KEYS = ("trimap", "alpha", "valid", "neighbour_index")
+TARGET_KEYS = ("trimap", "alpha", "valid", "neighbour_index", "neighbour_distance")
 """Keys of the input dicts that are passed to the criterion (when present)."""
 
 _TRIMAP_VALUES = (0.0, UNKNOWN_TARGET, 1.0)
@@ -235,7 +237,7 @@ class ViTMatte(nn.Module):
             inputs = torch.cat([inputs, trimap * inside], dim=1)
         targets: dict[str, torch.Tensor] = {}
         if with_targets:
-            targets = self._stack_targets(batched_inputs, present, size, inside, image_sizes)
+            targets = self._stack_targets(batched_inputs, present, size, inside)
             if trimap is not None:
                 targets["trimap"] = trimap
         return MattingBatch(inputs=inputs, images=images, targets=targets, image_sizes=image_sizes)
@@ -254,7 +256,7 @@ class ViTMatte(nn.Module):
                 present.append(key)
         return tuple(present)
 
-    def _stack_targets(self, batched_inputs, present, size, inside, image_sizes):
+    def _stack_targets(self, batched_inputs, present, size, inside):
         targets = {"valid": inside}
         if "valid" in present:
             targets["valid"] = inside & pad_and_stack(
@@ -264,15 +266,17 @@ class ViTMatte(nn.Module):
             targets["alpha"] = pad_and_stack(
                 [x["alpha"] for x in batched_inputs], size, 0.0, self.device
             )
-        if "neighbour_index" in present:
-            indexes = [torch.as_tensor(x["neighbour_index"]) for x in batched_inputs]
-            if any(hw != size for hw in image_sizes) or len({i.shape for i in indexes}) > 1:
-                raise ValueError(
-                    f"'neighbour_index' needs inputs of one size that is a multiple of "
-                    f"{self.size_divisibility} (got sizes {image_sizes}): precomputed neighbours "
-                    "cannot follow the model's padding; crop to such a size or drop the key"
-                )
-            targets["neighbour_index"] = torch.stack(indexes).to(self.device, non_blocking=True)
+        if "neighbour_index" in present or "neighbour_distance" in present:
+            # Neighbours selected per sample in data-loader workers (window offsets do not
+            # depend on the position): padding holds empty slots, excluded by `valid`.
+            for key, pad_value in (("neighbour_index", NO_NEIGHBOUR), ("neighbour_distance", inf)):
+                if key not in present:
+                    raise ValueError(
+                        "precomputed neighbours need both 'neighbour_index' and "
+                        "'neighbour_distance' (the outputs of NeighbourSelection)"
+                    )
+                maps = [torch.as_tensor(x[key]) for x in batched_inputs]
+                targets[key] = pad_and_stack(maps, size, pad_value, self.device, maps[0].dtype)
         return targets
 
     # --- forward --------------------------------------------------------------------------------

@@ -193,18 +193,19 @@ def test_mask_label_is_a_trimap_known_everywhere_but_the_padding(tmp_path):
     assert (sample["trimap"][0][~valid] == 0.5).all() and (~valid).any()
 
 
-def test_precompute_sees_the_final_image_and_its_result_is_merged(tmp_path):
+def test_precompute_sees_the_final_image_and_valid_mask_and_its_result_is_merged(tmp_path):
     image, trimap = _block_sample(40, 40)
     seen = []
 
-    def precompute(tensor):
-        seen.append(tensor)
+    def precompute(tensor, valid):
+        seen.append((tensor, valid))
         return {"neighbour_index": torch.zeros(2, dtype=torch.long)}
 
     sample = MattingDatasetMapper(True, crop_size=CROP, precompute=precompute)(
         _write(tmp_path, image, trimap=trimap)
     )
-    assert seen[0] is sample["image"] and sample["neighbour_index"].shape == (2,)
+    assert seen[0][0] is sample["image"] and seen[0][1] is sample["valid"]
+    assert sample["neighbour_index"].shape == (2,)
 
 
 def test_mapper_asks_for_a_label_kind_the_split_does_not_have(tmp_path):

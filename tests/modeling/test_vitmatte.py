@@ -7,6 +7,7 @@ from detectron2.config import LazyCall as L
 from detectron2.config import instantiate
 
 from alphafree_matting.conventions import IMAGENET_MEAN, IMAGENET_STD
+from alphafree_matting.criterion import NO_NEIGHBOUR
 from alphafree_matting.modeling import DetailCapture, ViT, ViTMatte
 
 
@@ -121,18 +122,29 @@ def test_train_passes_alpha_zero_padded_and_valid_without_input_valid():
     assert targets["valid"][1, :, :32, :16].all() and not targets["valid"][1, :, :, 16:].any()
 
 
-def test_train_stacks_neighbour_index_when_no_padding_is_needed():
+def test_train_stacks_precomputed_neighbours_with_empty_slots_on_padding():
     criterion = RecordingCriterion()
     model = tiny_model(criterion=criterion).train()
-    indexes = [torch.randint(0, 1024, (11, 32, 32)) for _ in range(2)]
-    model([sample(32, 32, trimap=random_trimap(32, 32), neighbour_index=i) for i in indexes])
-    assert torch.equal(criterion.calls[0][2]["neighbour_index"], torch.stack(indexes))
+    sizes = [(32, 32), (30, 20)]
+    indexes = [torch.randint(0, 121, (11, h, w), dtype=torch.int16) for h, w in sizes]
+    distances = [torch.rand(11, h, w) for h, w in sizes]
+    model([
+        sample(h, w, trimap=random_trimap(h, w), neighbour_index=i, neighbour_distance=d)
+        for (h, w), i, d in zip(sizes, indexes, distances)
+    ])
+    targets = criterion.calls[0][2]
+    index, distance = targets["neighbour_index"], targets["neighbour_distance"]
+    assert index.shape == (2, 11, 32, 32) and index.dtype == torch.int16
+    assert torch.equal(index[0], indexes[0]) and torch.equal(distance[0], distances[0])
+    assert torch.equal(index[1, :, :30, :20], indexes[1])
+    assert (index[1, :, 30:] == NO_NEIGHBOUR).all() and (index[1, :, :, 20:] == NO_NEIGHBOUR).all()
+    assert torch.isinf(distance[1, :, :, 20:]).all()
 
 
-def test_train_rejects_neighbour_index_on_inputs_that_need_padding():
+def test_train_rejects_neighbour_index_without_distances():
     model = tiny_model(criterion=RecordingCriterion()).train()
-    inputs = [sample(30, 32, trimap=random_trimap(30, 32), neighbour_index=torch.zeros(11, 30, 32))]
-    with pytest.raises(ValueError, match="neighbour_index"):
+    inputs = [sample(32, 32, trimap=random_trimap(32, 32), neighbour_index=torch.zeros(11, 32, 32))]
+    with pytest.raises(ValueError, match="neighbour_distance"):
         model(inputs)
 
 
