@@ -10,11 +10,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from detectron2.data import DatasetCatalog, build_detection_test_loader
 from detectron2.evaluation import inference_on_dataset
 from torch import nn
 
 from alphafree_matting.conventions import trimap_to_target
-from alphafree_matting.data.io import MattingDataError, read_trimap
+from alphafree_matting.data import MattingDatasetMapper, register_matting_folder
+from alphafree_matting.data.io import MattingDataError, read_alpha, read_trimap
 from alphafree_matting.evaluation import (
     BENCHMARK_KEYS,
     UNKNOWN_REGION_KEYS,
@@ -295,3 +297,37 @@ def test_real_alphamatting_images_with_trimap_as_alpha_give_plausible_numbers(
             assert known_error < 0.005, image_id
     assert means["SAD"] == pytest.approx(np.mean([row["SAD"] for row in rows.values()]))
     assert os.listdir(tmp_path / "visuals") == ["GT01.png"]
+
+
+class TrimapAsAlpha(torch.nn.Module):
+    """A trivial predictor: the input trimap's 0 / 0.5 / 1 as the alpha."""
+
+    def forward(self, batched_inputs):
+        return [{"alpha": item["trimap"].double()} for item in batched_inputs]
+
+
+@pytest.mark.slow
+def test_real_images_through_a_registered_folder_dataset_and_the_test_loader(
+    real_matting_dir, tmp_path
+):
+    name = "alphamatting_lowres_trimap1"
+    if name not in DatasetCatalog.list():
+        register_matting_folder(name, str(real_matting_dir), labels=("alpha", "trimap"))
+    loader = build_detection_test_loader(
+        dataset=DatasetCatalog.get(name), mapper=MattingDatasetMapper(False, trimap_input=True)
+    )
+    evaluator = MattingEvaluator(dataset_name=name, output_dir=str(tmp_path), max_visuals=2)
+    results = inference_on_dataset(TrimapAsAlpha(), loader, evaluator)["matting"]
+    assert set(results) == {"SAD", "MSE", "MAD", "Grad", "Conn", "SAD-T", "MSE-T"}
+    # The same numbers as scoring the files directly (the loader path adds nothing).
+    expected = []
+    for image_name in sorted(os.listdir(real_matting_dir / "alpha")):
+        record = {"alpha_file_name": str(real_matting_dir / "alpha" / image_name),
+                  "trimap_file_name": str(real_matting_dir / "trimap" / image_name)}
+        gt = read_alpha(record["alpha_file_name"]).astype(np.float64)
+        gt = np.round(gt * 255) / 255
+        trimap = read_trimap(record["trimap_file_name"])
+        expected.append(matting_metrics(trimap_as_alpha(record), gt, trimap))
+    for key in results:
+        assert results[key] == pytest.approx(np.mean([row[key] for row in expected]), rel=1e-6)
+    assert len(os.listdir(tmp_path / "visuals")) == 2
