@@ -16,7 +16,7 @@ TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 DEMO_CONFIG ?= configs/demo_ddc.py
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-all lint benchmark clean
+.PHONY: setup demo test test-all lint benchmark readme-figure clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,8 @@ $(STAMP): pyproject.toml tools/install_detectron2.py
 	$(PY) -c "import torch, torchvision" 2>/dev/null || $(PY) -m pip install $(TORCH_PINS)
 	$(PY) tools/install_detectron2.py --cache-dir $(VENV)/cache
 	$(PY) -m pip install -e ".[dev]"
+	# pymatting's numba kernels compile (and cache) on first import: do it once, here.
+	$(PY) -c "import pymatting"
 	touch $(STAMP)
 
 datasets/toy_matting/.complete: $(STAMP) alphafree_matting/data/synthetic.py tools/make_toy_dataset.py
@@ -45,6 +47,9 @@ lint: $(STAMP)
 
 benchmark: $(STAMP)
 	$(PY) tools/benchmark_ddc.py --batch 2 --size 512 --window 11
+
+readme-figure: $(STAMP)
+	$(PY) tools/make_readme_figure.py
 
 clean:
 	rm -rf output datasets/toy_matting

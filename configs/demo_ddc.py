@@ -28,5 +28,6 @@ train.update(
     log_period=20,
     checkpointer=dict(period=200, max_to_keep=2),
     device="cpu",
+    seed=0,  # detectron2 seeds every process from it: the demo is reproducible on the CPU
 )
 lr_multiplier = step_schedule(train.max_iter, warmup_iters=20)

@@ -1,0 +1,197 @@
+"""From an alpha matte to something people use: foreground colours, RGBA cut-outs, composites.
+
+Conventions (numpy, no torch): images are ``(H, W, 3)`` RGB, uint8 or float in [0, 1]; alphas
+are ``(H, W)`` float in [0, 1]; colours are ``(3,)`` float RGB in [0, 1].
+
+A cut-out is not ``image * alpha``: at a soft edge (hair, fur) the image colour is a mix of the
+foreground and the old background, so pasting it on a new background drags a halo of the old
+one along. :func:`estimate_foreground` solves for the foreground colour ``F`` of
+``image = alpha * F + (1 - alpha) * B`` with pymatting's multi-level foreground estimation
+(Germer et al., "Fast Multi-Level Foreground Estimation", ICPR 2020), and the cut-out and the
+composites are made from ``F``.
+"""
+import logging
+import re
+from collections.abc import Callable, Sequence
+from typing import Union
+
+import cv2
+import numpy as np
+
+from .evaluation.visualize import alpha_to_uint8
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "NAMED_COLORS",
+    "PYMATTING_REQUIREMENT",
+    "composite",
+    "estimate_foreground",
+    "fit_background",
+    "load_foreground_estimator",
+    "parse_color",
+    "to_rgba",
+    "to_unit_float",
+]
+
+PYMATTING_REQUIREMENT = "pymatting>=1.1.16"
+"""The pip requirement of :func:`estimate_foreground`."""
+
+NAMED_COLORS = {
+    "black": (0, 0, 0),
+    "white": (255, 255, 255),
+    "gray": (128, 128, 128),
+    "red": (255, 0, 0),
+    "green": (0, 255, 0),
+    "blue": (0, 0, 255),
+}
+"""Colour names :func:`parse_color` accepts, as 8-bit RGB."""
+
+Color = Union[Sequence[float], np.ndarray]
+
+
+def to_unit_float(image: np.ndarray) -> np.ndarray:
+    """uint8 (0..255) or float (0..1) pixel data to float32 in [0, 1], any shape."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / 255.0
+    if not np.issubdtype(image.dtype, np.floating):
+        raise ValueError(f"expected uint8 or float pixel data, got {image.dtype}")
+    return np.clip(image.astype(np.float32), 0.0, 1.0)
+
+
+def _check_pair(image: np.ndarray, alpha: np.ndarray, what: str) -> None:
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"{what}: image must be (H, W, 3) RGB, got shape {image.shape}")
+    if alpha.shape != image.shape[:2]:
+        raise ValueError(
+            f"{what}: alpha has shape {alpha.shape} but the image is {image.shape[:2]} (H, W); "
+            "the alpha must have the image's size"
+        )
+
+
+def load_foreground_estimator() -> Callable:
+    """Import pymatting's ``estimate_foreground_ml`` (a clear error when pymatting is missing).
+
+    The import is deferred to here because it is slow: pymatting compiles its numba kernels on
+    the first import after installation (about 1.5 CPU-minutes, cached in its package folder)
+    and still takes a few seconds on later imports. Tools call this before their loop.
+    """
+    try:
+        from pymatting import estimate_foreground_ml
+    except ImportError as error:
+        raise ImportError(
+            f"foreground estimation needs pymatting: pip install '{PYMATTING_REQUIREMENT}' "
+            f"(it is in this package's dependencies). ({error})"
+        ) from error
+    return estimate_foreground_ml
+
+
+def estimate_foreground(
+    image: np.ndarray, alpha: np.ndarray, *, regularization: float = 1e-5
+) -> np.ndarray:
+    """Foreground colours ``F`` with ``image ≈ alpha * F + (1 - alpha) * B`` (B estimated too).
+
+    Uses ``pymatting.estimate_foreground_ml`` (imported here, so the rest of the package does
+    not need pymatting / numba). Where ``alpha`` is 0 the foreground is unobserved and ``F`` is
+    a smooth extension of the nearby foreground colours.
+
+    Args:
+        image: (H, W, 3) RGB, uint8 or float in [0, 1].
+        alpha: (H, W) float alpha in [0, 1].
+        regularization: smoothness of the estimated colours (pymatting's ``regularization``).
+
+    Returns:
+        (H, W, 3) float32 foreground RGB in [0, 1].
+    """
+    image, alpha = to_unit_float(image), to_unit_float(alpha)
+    _check_pair(image, alpha, "estimate_foreground")
+    estimate_foreground_ml = load_foreground_estimator()
+    foreground = estimate_foreground_ml(image, alpha, regularization=regularization)
+    return np.clip(np.asarray(foreground, dtype=np.float32), 0.0, 1.0)
+
+
+def composite(foreground: np.ndarray, alpha: np.ndarray, background: Color) -> np.ndarray:
+    """The compositing equation ``alpha * F + (1 - alpha) * B``.
+
+    Args:
+        foreground: (H, W, 3) RGB, uint8 or float in [0, 1].
+        alpha: (H, W) float alpha in [0, 1] (or uint8 0..255).
+        background: (H, W, 3) RGB image (uint8 or float in [0, 1]) or one (3,) float RGB colour
+            in [0, 1].
+
+    Returns:
+        (H, W, 3) float32 RGB in [0, 1].
+    """
+    foreground, alpha = to_unit_float(foreground), to_unit_float(alpha)
+    _check_pair(foreground, alpha, "composite")
+    background = np.asarray(background)
+    if background.shape == (3,):
+        background = np.clip(background.astype(np.float32), 0.0, 1.0)
+    elif background.shape == foreground.shape:
+        background = to_unit_float(background)
+    else:
+        raise ValueError(
+            f"composite: background must be a (3,) colour or an image of shape "
+            f"{foreground.shape}, got {background.shape} (resize it with fit_background)"
+        )
+    weight = alpha[..., None]
+    return weight * foreground + (1.0 - weight) * background
+
+
+def to_rgba(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Pack a foreground and its alpha into an 8-bit RGBA cut-out.
+
+    Args:
+        foreground: (H, W, 3) RGB, uint8 or float in [0, 1].
+        alpha: (H, W) float alpha in [0, 1] (or uint8 0..255).
+
+    Returns:
+        (H, W, 4) uint8 RGBA; the A channel is ``round(alpha * 255)``, exactly the 8-bit alpha
+        matte :func:`~alphafree_matting.evaluation.visualize.alpha_to_uint8` writes.
+    """
+    foreground, alpha = to_unit_float(foreground), to_unit_float(alpha)
+    _check_pair(foreground, alpha, "to_rgba")
+    return np.concatenate([alpha_to_uint8(foreground), alpha_to_uint8(alpha)[..., None]], axis=2)
+
+
+def parse_color(text: str) -> np.ndarray:
+    """A colour given on the command line to (3,) float32 RGB in [0, 1].
+
+    Accepts a name of :data:`NAMED_COLORS`, ``#rrggbb`` (or ``rrggbb``) and ``R,G,B`` with
+    integers in 0..255.
+    """
+    value = text.strip().lower()
+    if value in NAMED_COLORS:
+        rgb = NAMED_COLORS[value]
+    elif re.fullmatch(r"#?[0-9a-f]{6}", value):
+        digits = value.lstrip("#")
+        rgb = tuple(int(digits[i : i + 2], 16) for i in (0, 2, 4))
+    elif re.fullmatch(r"\d{1,3},\d{1,3},\d{1,3}", value.replace(" ", "")):
+        rgb = tuple(int(part) for part in value.replace(" ", "").split(","))
+        if max(rgb) > 255:
+            raise ValueError(f"colour {text!r}: R,G,B values must be in 0..255")
+    else:
+        raise ValueError(
+            f"cannot read colour {text!r}: use a name ({', '.join(NAMED_COLORS)}), #rrggbb or "
+            "R,G,B with values in 0..255"
+        )
+    return np.asarray(rgb, dtype=np.float32) / 255.0
+
+
+def fit_background(background: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Scale a background image to cover (height, width), aspect kept, and crop the centre.
+
+    Args:
+        background: (h, w, 3) image, any dtype OpenCV resizes (uint8 or float).
+
+    Returns:
+        (height, width, 3) array of the input's dtype.
+    """
+    source_height, source_width = background.shape[:2]
+    scale = max(height / source_height, width / source_width)
+    size = (max(width, round(source_width * scale)), max(height, round(source_height * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(background, size, interpolation=interpolation)
+    top, left = (resized.shape[0] - height) // 2, (resized.shape[1] - width) // 2
+    return resized[top : top + height, left : left + width]

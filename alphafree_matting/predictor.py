@@ -1,0 +1,164 @@
+"""``MattingPredictor``: a config and a checkpoint to alpha mattes of image files.
+
+It runs exactly the evaluation path: a test-mode dataset dict (``file_name``, ``image_id``,
+``trimap_file_name`` for trimap-input models) goes through
+``MattingDatasetMapper(is_train=False)`` (reading, EXIF orientation, gray / RGBA to RGB, [0, 1]
+scaling) and ``ViTMatte``'s evaluation forward (normalisation, padding, ``max_side`` resizing,
+cropping back), as ``tools/lazyconfig_train_net.py --eval-only`` does through detectron2's test
+loader. Nothing here reads, normalises, pads or resizes by itself.
+"""
+import copy
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+import numpy as np
+import torch
+from detectron2.config import LazyConfig, instantiate
+from omegaconf import DictConfig
+
+from .data.io import MattingDataError
+from .data.mapper import MattingDatasetMapper
+from .engine.defaults import load_model_weights
+from .evaluation.visualize import alpha_to_uint8
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MattingPrediction", "MattingPredictor", "resolve_device"]
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but CUDA is not available here; use 'cpu' or 'auto'")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"device={device!r}: use one of {DEVICES} (or 'cuda:N')")
+    return torch.device(device)
+
+
+@dataclass
+class MattingPrediction:
+    """The model's alpha matte of one image file.
+
+    Attributes:
+        file_name: the image file.
+        image_id: its stem.
+        image: (H, W, 3) uint8 RGB, the image as the model saw it (EXIF orientation applied).
+        alpha: (H, W) float32 predicted alpha in [0, 1], at the image's size.
+    """
+
+    file_name: str
+    image_id: str
+    image: np.ndarray
+    alpha: np.ndarray
+
+    @property
+    def alpha_uint8(self) -> np.ndarray:
+        """(H, W) uint8 ``round(alpha * 255)``, what the evaluator's ``save_alpha`` writes."""
+        return alpha_to_uint8(self.alpha)
+
+
+class MattingPredictor:
+    """A matting model from a LazyConfig + checkpoint, in eval mode on a device.
+
+    Example::
+
+        predictor = MattingPredictor("configs/am2k_ddc.py", "output/am2k_ddc/model_final.pth")
+        prediction = predictor.predict("cat.jpg")   # prediction.alpha: (H, W) in [0, 1]
+
+    Images are predicted one at a time (any size; batching images of different sizes would pad
+    them to the largest).
+    """
+
+    def __init__(
+        self,
+        cfg: Union[str, DictConfig],
+        checkpoint: str,
+        *,
+        device: str = "auto",
+        max_side: Optional[int] = None,
+    ):
+        """
+        Args:
+            cfg: a LazyConfig file (``configs/*.py``, or the ``config.yaml`` of a run) or a
+                loaded config; only ``cfg.model`` is used.
+            checkpoint: ``{"model": state_dict}`` file (``model_final.pth`` of a run, a
+                converted official ViTMatte model); every weight of the model must be in it.
+            device: see :func:`resolve_device`.
+            max_side: predict images whose longer side exceeds this at a smaller size and
+                resize the alpha back (``ViTMatte.max_side``); None keeps the config's value.
+        """
+        # A copy: the max_side override must not change the caller's config.
+        cfg = LazyConfig.load(cfg) if isinstance(cfg, str) else copy.deepcopy(cfg)
+        if "model" not in cfg:
+            raise KeyError("the config has no 'model' entry; give a LazyConfig of a model")
+        if not checkpoint:
+            raise ValueError(
+                "MattingPredictor needs a checkpoint (e.g. output/<run>/model_final.pth): "
+                "an untrained model predicts noise"
+            )
+        if max_side is not None:
+            cfg.model.max_side = int(max_side)
+        self.device = resolve_device(device)
+        self.model = instantiate(cfg.model)
+        load_model_weights(self.model, checkpoint, complete=True)
+        self.model.to(self.device).eval()
+        self.trimap_input = bool(getattr(self.model, "trimap_input", False))
+        self.mapper = MattingDatasetMapper(is_train=False, trimap_input=self.trimap_input)
+
+    def dataset_dict(self, file_name: str, trimap_file_name: Optional[str] = None) -> dict:
+        """The test-mode dataset dict of one image file (what a registered split lists)."""
+        if self.trimap_input and not trimap_file_name:
+            raise MattingDataError(
+                f"{file_name}: this model takes a trimap as input; give its trimap file "
+                "(tools/predict.py --trimap DIR, a folder of <stem>.png trimaps)"
+            )
+        if trimap_file_name and not self.trimap_input:
+            raise ValueError(
+                f"{file_name}: a trimap was given but this model predicts from the image alone "
+                "(model.trimap_input=False); drop the trimap"
+            )
+        record: dict[str, Any] = {
+            "file_name": file_name,
+            "image_id": os.path.splitext(os.path.basename(file_name))[0],
+        }
+        if trimap_file_name:
+            record["trimap_file_name"] = trimap_file_name
+        return record
+
+    def predict(self, file_name: str, trimap_file_name: Optional[str] = None) -> MattingPrediction:
+        """Predict the alpha matte of one image file.
+
+        Args:
+            file_name: an image file (any format OpenCV reads; gray and RGBA files are read as
+                RGB, the EXIF orientation is applied).
+            trimap_file_name: its trimap, for trimap-input models only.
+
+        Returns:
+            a :class:`MattingPrediction`.
+
+        Raises:
+            MattingDataError: the file (or trimap) is missing, unreadable or of another size.
+        """
+        inputs = self.mapper(self.dataset_dict(file_name, trimap_file_name))
+        with torch.no_grad():
+            (output,) = self.model([inputs])
+        alpha = output["alpha"].float().cpu().numpy()[0]
+        image = alpha_to_uint8(inputs["image"].numpy().transpose(1, 2, 0))  # exact: it was u8/255
+        return MattingPrediction(
+            file_name=file_name, image_id=inputs["image_id"], image=image, alpha=alpha
+        )
+
+    def __call__(
+        self, file_names: list[str], trimap_file_names: Optional[list[str]] = None
+    ) -> list[MattingPrediction]:
+        """:meth:`predict` for each file (trimaps paired by position)."""
+        trimaps = trimap_file_names if trimap_file_names is not None else [None] * len(file_names)
+        if len(trimaps) != len(file_names):
+            raise ValueError(f"{len(file_names)} images but {len(trimaps)} trimaps")
+        return [self.predict(name, trimap) for name, trimap in zip(file_names, trimaps)]
