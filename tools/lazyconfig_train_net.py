@@ -6,6 +6,9 @@
         train.init_checkpoint=output/am2k_ddc/model_final.pth
     python tools/lazyconfig_train_net.py --config-file configs/am2k_ddc.py --num-gpus 8 --resume
 
+``--num-gpus N`` starts N processes (detectron2's ``launch``); on a machine without CUDA they are
+CPU processes over gloo (set ``train.device=cpu``).
+
 The config provides ``model``, ``dataloader.{train,test,evaluator}``, ``optimizer``,
 ``lr_multiplier`` and ``train`` (see ``configs/common/train.py``). Nothing here knows about a
 particular model: the matting-specific parts come from the config.
@@ -13,8 +16,7 @@ particular model: the matting-specific parts come from the config.
 import logging
 
 from detectron2.config import LazyConfig, instantiate
-from detectron2.engine import default_argument_parser, default_setup, default_writers, hooks, launch
-from detectron2.engine.defaults import create_ddp_model
+from detectron2.engine import default_argument_parser, default_setup, default_writers, hooks
 from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
@@ -24,6 +26,8 @@ from alphafree_matting.engine import (
     AtomicCheckpointer,
     build_trainer,
     check_init_checkpoint,
+    create_ddp_model,
+    launch,
     load_model_weights,
     record_results,
 )
