@@ -1,0 +1,162 @@
+"""AtomicCheckpointer: a process killed (SIGKILL) while saving leaves the previous checkpoint and
+the last-checkpoint tag intact, and resuming ignores the partial file."""
+import io
+import multiprocessing
+import os
+import signal
+
+import pytest
+import torch
+from torch import nn
+
+from alphafree_matting.engine import AtomicCheckpointer, atomic_write
+
+needs_fork = pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods() or not hasattr(signal, "SIGKILL"),
+    reason="needs fork and SIGKILL (POSIX)",
+)
+
+
+def initial_linear() -> nn.Linear:
+    torch.manual_seed(0)
+    return nn.Linear(64, 64)
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _save_then_die(save_dir: str, stage: str) -> None:
+    """Child process: save model_0000009 (weights W), then die by SIGKILL in the middle of saving
+    model_0000019 (weights W + 1): in torch.save after writing half of the bytes
+    (``"checkpoint"``), or when moving the new last_checkpoint tag into place (``"tag"``)."""
+    torch.set_num_threads(1)
+    model = initial_linear()
+    checkpointer = AtomicCheckpointer(model, save_dir)
+    checkpointer.save("model_0000009", iteration=9)
+    if stage == "checkpoint":
+        real_save = torch.save
+
+        def half_save(obj, f, *args, **kwargs):
+            buffer = io.BytesIO()
+            real_save(obj, buffer, *args, **kwargs)
+            f.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+            f.flush()
+            _die()
+
+        torch.save = half_save
+    else:
+        real_replace = os.replace
+
+        def replace_but_die_at_tag(source, target):
+            if os.path.basename(target) == "last_checkpoint":
+                _die()
+            real_replace(source, target)
+
+        os.replace = replace_but_die_at_tag
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    checkpointer.save("model_0000019", iteration=19)
+
+
+def kill_while_saving(save_dir, stage: str) -> None:
+    # A forked child: no second interpreter start-up, and SIGKILL ends it as it would a trainer.
+    child = multiprocessing.get_context("fork").Process(
+        target=_save_then_die, args=(str(save_dir), stage)
+    )
+    child.start()
+    child.join(timeout=120)
+    assert child.exitcode == -signal.SIGKILL
+
+
+def resume(save_dir) -> tuple[nn.Linear, dict]:
+    model = nn.Linear(64, 64)
+    checkpointer = AtomicCheckpointer(model, str(save_dir))
+    assert checkpointer.has_checkpoint()
+    extra = checkpointer.resume_or_load("", resume=True)
+    return model, extra
+
+
+@needs_fork
+@pytest.mark.parametrize("stage", ["checkpoint", "tag"])
+def test_kill_during_save_keeps_the_previous_checkpoint_and_tag(tmp_path, stage):
+    kill_while_saving(tmp_path, stage)
+
+    assert (tmp_path / "last_checkpoint").read_text() == "model_0000009.pth"
+    if stage == "checkpoint":
+        # The half-written file never got the checkpoint's name.
+        assert not (tmp_path / "model_0000019.pth").exists()
+        partial = tmp_path / "model_0000019.pth.tmp"
+        assert partial.is_file()
+        with pytest.raises((OSError, RuntimeError, EOFError)):  # it is truncated
+            torch.load(partial, weights_only=False)
+    else:
+        # The new checkpoint is complete; only the tag move was lost, so the tag still names the
+        # older complete checkpoint.
+        complete = torch.load(tmp_path / "model_0000019.pth", weights_only=False)
+        assert complete["iteration"] == 19
+        assert (tmp_path / "last_checkpoint.tmp").read_text() == "model_0000019.pth"
+
+    model, extra = resume(tmp_path)
+    assert extra["iteration"] == 9
+    expected = initial_linear()
+    assert torch.equal(model.weight, expected.weight) and torch.equal(model.bias, expected.bias)
+
+
+@needs_fork
+def test_save_after_a_killed_save_replaces_the_stale_temporary_file(tmp_path):
+    kill_while_saving(tmp_path, "checkpoint")
+    model = initial_linear()
+    checkpointer = AtomicCheckpointer(model, str(tmp_path))
+    # Periodic clean-up (max_to_keep) lists complete checkpoints only.
+    assert [os.path.basename(f) for f in checkpointer.get_all_checkpoint_files()] == [
+        "model_0000009.pth"
+    ]
+    checkpointer.save("model_0000019", iteration=19)
+    assert not (tmp_path / "model_0000019.pth.tmp").exists()
+    assert (tmp_path / "last_checkpoint").read_text() == "model_0000019.pth"
+    _, extra = resume(tmp_path)
+    assert extra["iteration"] == 19
+
+
+def test_failed_save_leaves_previous_checkpoint_and_no_temporary_file(tmp_path, monkeypatch):
+    model = initial_linear()
+    checkpointer = AtomicCheckpointer(model, str(tmp_path))
+    checkpointer.save("model_0000009", iteration=9)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        checkpointer.save("model_0000019", iteration=19)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last_checkpoint", "model_0000009.pth"]
+    assert (tmp_path / "last_checkpoint").read_text() == "model_0000009.pth"
+
+
+def test_atomic_write_replaces_the_target_only_on_success(tmp_path):
+    target = tmp_path / "last_checkpoint"
+    with atomic_write(str(target), "w") as f:
+        f.write("model_0000009.pth")
+    with pytest.raises(RuntimeError):
+        with atomic_write(str(target), "w") as f:
+            f.write("model_00000")
+            raise RuntimeError("interrupted")
+    assert target.read_text() == "model_0000009.pth"
+    assert [p.name for p in tmp_path.iterdir()] == ["last_checkpoint"]
+
+
+def test_checkpoints_carry_optimizer_and_trainer_state_for_resume(tmp_path):
+    model = initial_linear()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.ones(2, 64)).sum().backward()
+    optimizer.step()
+    AtomicCheckpointer(model, str(tmp_path), optimizer=optimizer).save("model_0000004", iteration=4)
+
+    restored = nn.Linear(64, 64)
+    restored_optimizer = torch.optim.SGD(restored.parameters(), lr=0.1, momentum=0.9)
+    checkpointer = AtomicCheckpointer(restored, str(tmp_path), optimizer=restored_optimizer)
+    assert checkpointer.resume_or_load("", resume=True)["iteration"] == 4
+    assert torch.equal(restored.weight, model.weight)
+    momentum = restored_optimizer.state[restored.weight]["momentum_buffer"]
+    assert torch.equal(momentum, optimizer.state[model.weight]["momentum_buffer"])
