@@ -1,0 +1,33 @@
+# ResNetMatte: detectron2's stock ResNet-34 backbone (ImageNet weights, frozen BatchNorm) and a
+# light U-Net decoder with skips down to full resolution; image-only input. Trained with the
+# plugin's criterion: known loss + 10 x DDC on trimap labels, exactly as ViTMatte is.
+import sys
+from pathlib import Path
+
+from detectron2.config import LazyCall as L
+from detectron2.modeling.backbone import BasicStem, ResNet
+
+from alphafree_matting.criterion import TrimapCriterion
+
+# The model code (../resnet_matte/) sits next to configs/, as in detectron2's projects; the stock
+# tools/lazyconfig_train_net.py does not have it on sys.path, so the config puts it there.
+_PROJECT_DIR = str(Path(__file__).resolve().parents[2])
+if _PROJECT_DIR not in sys.path:
+    sys.path.insert(0, _PROJECT_DIR)
+from resnet_matte import ResNetMatte, UNetDecoder
+
+model = L(ResNetMatte)(
+    backbone=L(ResNet)(
+        stem=L(BasicStem)(in_channels=3, out_channels=64, norm="FrozenBN"),
+        stages=L(ResNet.make_default_stages)(depth=34, norm="FrozenBN"),
+        out_features=["res2", "res3", "res4", "res5"],
+    ),
+    decoder=L(UNetDecoder)(
+        in_features=["res5", "res4", "res3", "res2"],  # strides 32, 16, 8, 4
+        in_channels=[512, 256, 128, 64],
+        fuse_channels=[256, 128, 64, 32, 16],  # at strides 16, 8, 4, 2, 1
+        detail_channels=[32],  # one stride-2 conv stage on the image gives the stride-2 skip
+        norm="BN",
+    ),
+    criterion=L(TrimapCriterion)(losses={"known": 1.0, "ddc": 10.0}, window=11),
+)
