@@ -1,6 +1,9 @@
-"""ResNetMatte: the alpha-free criterion in a CNN matting model on detectron2's ResNet."""
+"""ResNetMatte: the alpha-free criterion in a CNN matting model on detectron2's ResNet.
+
+The meta-architecture is the plugin's model-agnostic ``MattingModel``; this project only adds
+the decoder for multi-scale CNN features and a torchvision weight converter.
+"""
 from .decoder import UNetDecoder
-from .meta_arch import ResNetMatte
 from .torchvision_weights import convert_torchvision_resnet
 
-__all__ = ["ResNetMatte", "UNetDecoder", "convert_torchvision_resnet"]
+__all__ = ["UNetDecoder", "convert_torchvision_resnet"]

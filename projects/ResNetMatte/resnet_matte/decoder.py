@@ -94,12 +94,7 @@ class UNetDecoder(nn.Module):
         Returns:
             alpha (B, 1, H, W) in [0, 1].
         """
-        missing = [name for name in self.in_features if name not in features]
-        if missing:
-            raise KeyError(
-                f"UNetDecoder: backbone outputs {sorted(features)} lack {missing}; add them to "
-                "the backbone's out_features"
-            )
+        self._check_features(features, images)
         details = [images]
         for conv in self.detail_convs:
             details.append(conv(details[-1]))
@@ -112,3 +107,29 @@ class UNetDecoder(nn.Module):
             )
             decoded = fuse(torch.cat([upsampled, skip], dim=1))
         return torch.sigmoid(self.head(decoded))
+
+    def _check_features(self, features: Mapping[str, torch.Tensor], images: torch.Tensor):
+        """Fail with the config fix when the backbone's features do not fit this decoder."""
+        missing = [name for name in self.in_features if name not in features]
+        if missing:
+            raise ValueError(
+                f"UNetDecoder: in_features {list(self.in_features)} names {missing}, which the "
+                f"backbone does not output (it gives {sorted(features)}); set "
+                "backbone.out_features"
+            )
+        channels = [features[name].shape[1] for name in self.in_features]
+        if channels != list(self.in_channels):
+            raise ValueError(
+                f"UNetDecoder: in_channels={list(self.in_channels)} but the backbone's "
+                f"{list(self.in_features)} have {channels} channels; set "
+                f"decoder.in_channels={channels}"
+            )
+        strides = [images.shape[-1] // features[name].shape[-1] for name in self.in_features]
+        count = len(strides)
+        expected = [self.finest_stride * 2 ** (count - 1 - i) for i in range(count)]
+        if strides != expected:
+            raise ValueError(
+                f"UNetDecoder: it upsamples 2x per step down to stride {self.finest_stride}, so "
+                f"in_features {list(self.in_features)} need strides {expected}; the backbone "
+                f"gives {strides}"
+            )

@@ -8,15 +8,17 @@ from detectron2.config import LazyCall as L
 from detectron2.modeling.backbone import BasicStem, ResNet
 
 from alphafree_matting.criterion import TrimapCriterion
+from alphafree_matting.modeling import MattingModel
 
 # The model code (../resnet_matte/) sits next to configs/, as in detectron2's projects; the stock
 # tools/lazyconfig_train_net.py does not have it on sys.path, so the config puts it there.
 _PROJECT_DIR = str(Path(__file__).resolve().parents[2])
 if _PROJECT_DIR not in sys.path:
     sys.path.insert(0, _PROJECT_DIR)
-from resnet_matte import ResNetMatte, UNetDecoder
+from resnet_matte import UNetDecoder
 
-model = L(ResNetMatte)(
+# The plugin's meta-architecture takes any backbone + decoder: only the model differs.
+model = L(MattingModel)(
     backbone=L(ResNet)(
         stem=L(BasicStem)(in_channels=3, out_channels=64, norm="FrozenBN"),
         stages=L(ResNet.make_default_stages)(depth=34, norm="FrozenBN"),

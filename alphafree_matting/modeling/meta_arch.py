@@ -1,0 +1,373 @@
+"""The matting meta-architecture: batching, normalisation, backbone + decoder, loss or alpha output.
+
+:class:`MattingModel` is model-agnostic: any backbone (a tensor or a dict of features out) and any
+decoder (``decoder(features, inputs) -> alpha``) plug into it, so other matting models reuse the
+data path, criterion and evaluator by configuration alone. :class:`ViTMatte` is the
+paper's instance.
+
+Model input (one dict per image, detectron2 style): ``image`` float (3, H, W) RGB in [0, 1];
+training dicts add ``trimap`` (1, H, W) in {0, 0.5, 1} and/or ``alpha`` (1, H, W) in [0, 1],
+optionally ``valid`` bool (1, H, W) and ``neighbour_index``. Trimap-input models need ``trimap``
+in evaluation too.
+
+* train: returns ``criterion(alpha_pred, image, targets)``, a dict of weighted scalar losses.
+* eval: returns ``[{"alpha": (1, H, W) in [0, 1]}]``, one per input, at the input's size.
+"""
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from math import inf
+from typing import Any, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..conventions import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    SIZE_DIVISIBILITY,
+    UNKNOWN_TARGET,
+    padded_size,
+)
+from ..criterion.neighbours import NO_NEIGHBOUR
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MattingModel", "MattingBatch", "check_input", "pad_and_stack"]
+
+TARGET_KEYS = ("trimap", "alpha", "valid", "neighbour_index", "neighbour_distance")
+"""Keys of the input dicts that are passed to the criterion (when present)."""
+
+_TRIMAP_VALUES = (0.0, UNKNOWN_TARGET, 1.0)
+
+
+@dataclass
+class MattingBatch:
+    """A padded batch, as built by :meth:`MattingModel.preprocess`.
+
+    Attributes:
+        inputs: (B, C, Hp, Wp) network input: ImageNet-normalised RGB (+ trimap channel),
+            zero on padding (as the official ViTMatte pads).
+        images: (B, 3, Hp, Wp) RGB in [0, 1], un-normalised, zero on padding.
+        targets: ``trimap`` (B, 1, Hp, Wp) 0.5 on padding, ``alpha`` (B, 1, Hp, Wp) 0 on padding,
+            ``valid`` (B, 1, Hp, Wp) bool False on padding, ``neighbour_index`` stacked;
+            only the keys present in the inputs (``valid`` always). Empty unless requested.
+        image_sizes: (H, W) of every input before padding.
+    """
+
+    inputs: torch.Tensor
+    images: torch.Tensor
+    targets: dict[str, torch.Tensor]
+    image_sizes: list[tuple[int, int]]
+
+
+def _describe(index: int, item: dict[str, Any]) -> str:
+    name = item.get("file_name", item.get("image_id"))
+    return f"batched_inputs[{index}]" + (f" ({name})" if name is not None else "")
+
+
+def _check_map(index: int, item: dict[str, Any], key: str, channels: int, hw: tuple[int, int]):
+    value = item[key]
+    if not isinstance(value, torch.Tensor) or value.dim() != 3 or value.shape[0] != channels or (
+        tuple(value.shape[1:]) != hw
+    ):
+        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        raise ValueError(
+            f"{_describe(index, item)}['{key}'] must be a tensor of shape ({channels}, {hw[0]}, "
+            f"{hw[1]}) matching 'image'; got {shape}"
+        )
+    return value
+
+
+def check_input(index: int, item: dict[str, Any], *, need_trimap: bool) -> tuple[int, int]:
+    """Validate one model input dict; return its (H, W). Raises ValueError naming the key."""
+    if not isinstance(item, dict) or "image" not in item:
+        raise ValueError(f"batched_inputs[{index}] must be a dict with an 'image' tensor (3, H, W)")
+    image = item["image"]
+    if not isinstance(image, torch.Tensor) or image.dim() != 3 or image.shape[0] != 3 or (
+        not image.is_floating_point() or image.numel() == 0
+    ):
+        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        dtype = getattr(image, "dtype", None)
+        raise ValueError(
+            f"{_describe(index, item)}['image'] must be a float tensor (3, H, W), RGB in [0, 1]; "
+            f"got {shape} of dtype {dtype}"
+        )
+    low, high = torch.aminmax(image.detach())
+    if low < 0 or high > 1:
+        raise ValueError(
+            f"{_describe(index, item)}['image'] has values in [{low:.3g}, {high:.3g}]; the model "
+            "expects RGB in [0, 1] (divide 8-bit images by 255 in the mapper)"
+        )
+    hw = (image.shape[1], image.shape[2])
+    if need_trimap and "trimap" not in item:
+        raise ValueError(
+            f"{_describe(index, item)} has no 'trimap', but this model takes the trimap as "
+            "input (trimap_input=True): the test dataset needs trimap_file_name and the mapper "
+            "must load it"
+        )
+    if "trimap" in item:
+        trimap = _check_map(index, item, "trimap", 1, hw)
+        is_level = torch.zeros_like(trimap, dtype=torch.bool)
+        for level in _TRIMAP_VALUES:
+            is_level |= trimap == level
+        if not bool(is_level.all()):
+            raise ValueError(
+                f"{_describe(index, item)}['trimap'] must hold only 0, 0.5 and 1; map stored PNG "
+                "values with alphafree_matting.conventions.trimap_to_target"
+            )
+    if "alpha" in item:
+        _check_map(index, item, "alpha", 1, hw)
+    if "valid" in item and _check_map(index, item, "valid", 1, hw).dtype != torch.bool:
+        raise ValueError(f"{_describe(index, item)}['valid'] must be a bool tensor (1, H, W)")
+    return hw
+
+
+def pad_and_stack(
+    maps: Sequence[torch.Tensor],
+    size: tuple[int, int],
+    pad_value,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Stack (C, h_i, w_i) maps into (B, C, H, W) of ``dtype``, top-left aligned, ``pad_value``
+    elsewhere."""
+    batch = torch.full((len(maps), maps[0].shape[0], *size), pad_value, dtype=dtype, device=device)
+    for index, value in enumerate(maps):
+        batch[index, :, : value.shape[1], : value.shape[2]] = value.to(device, non_blocking=True)
+    return batch
+
+
+class MattingModel(nn.Module):
+    """Backbone + decoder as a detectron2 matting meta-architecture.
+
+    Args:
+        backbone: maps the (B, C, H, W) input to a feature map, or to a dict of named feature
+            maps (a detectron2 ``Backbone``).
+        decoder: ``decoder(features, inputs)`` -> alpha (B, 1, H, W) in [0, 1]; ``features`` is
+            the backbone's single feature map (also when returned as a one-entry dict, or the
+            one named by ``backbone_feature``), else the backbone's whole dict.
+        criterion: ``criterion(alpha, image, targets)`` -> dict of losses; needed for training.
+        pixel_mean, pixel_std: RGB normalisation of images in [0, 1].
+        size_divisibility: inputs are padded to a multiple of this.
+        trimap_input: the trimap (in {0, 0.5, 1}, un-normalised, like the official ViTMatte)
+            is concatenated to the normalised image as a 4th channel, in training and evaluation.
+        max_side: in evaluation, images whose longer side exceeds it are resized down (aspect
+            kept), predicted, and the alpha resized back up (bilinear). None: no limit.
+        backbone_feature: name of the one backbone output to decode (None: see ``decoder``).
+    """
+
+    def __init__(
+        self,
+        *,
+        backbone: nn.Module,
+        decoder: nn.Module,
+        criterion: Optional[nn.Module] = None,
+        pixel_mean: Sequence[float] = IMAGENET_MEAN,
+        pixel_std: Sequence[float] = IMAGENET_STD,
+        size_divisibility: int = SIZE_DIVISIBILITY,
+        trimap_input: bool = False,
+        max_side: Optional[int] = None,
+        backbone_feature: Optional[str] = None,
+    ):
+        super().__init__()
+        in_chans = 4 if trimap_input else 3
+        for part, attribute in ((backbone, "in_chans"), (decoder, "img_chans")):
+            declared = getattr(part, attribute, in_chans)
+            if declared != in_chans:
+                raise ValueError(
+                    f"{type(self).__name__}(trimap_input={trimap_input}) feeds {in_chans} input "
+                    "channels but "
+                    f"{type(part).__name__}.{attribute}={declared}; set it to {in_chans}"
+                )
+        if max_side is not None and max_side < size_divisibility:
+            raise ValueError(f"max_side={max_side} must be None or >= {size_divisibility}")
+        self.backbone = backbone
+        self.decoder = decoder
+        self.criterion = criterion
+        self.size_divisibility = size_divisibility
+        self.trimap_input = trimap_input
+        self.max_side = max_side
+        self.backbone_feature = backbone_feature
+        self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1), False)
+        self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1), False)
+        if self.pixel_mean.shape != (3, 1, 1) or self.pixel_std.shape != (3, 1, 1):
+            raise ValueError("pixel_mean and pixel_std must hold 3 (RGB) values each")
+        self._logged_resize = False
+
+    @property
+    def device(self) -> torch.device:
+        return self.pixel_mean.device
+
+    # --- batching -------------------------------------------------------------------------------
+    def preprocess(
+        self, batched_inputs: list[dict[str, Any]], with_targets: bool = True
+    ) -> MattingBatch:
+        """Validate, pad to a common size (multiple of ``size_divisibility``), normalise.
+
+        Args:
+            batched_inputs: model inputs (see the module docstring).
+            with_targets: also stack the target keys present in the inputs.
+
+        Returns:
+            a :class:`MattingBatch` on the model's device.
+        """
+        image_sizes = self._check_inputs(batched_inputs)
+        return self._batch(batched_inputs, image_sizes, with_targets)
+
+    def _check_inputs(self, batched_inputs: list[dict[str, Any]]) -> list[tuple[int, int]]:
+        if not isinstance(batched_inputs, (list, tuple)) or not batched_inputs:
+            raise ValueError(
+                f"{type(self).__name__} expects a non-empty list of dicts (one per image)"
+            )
+        return [
+            check_input(i, item, need_trimap=self.trimap_input)
+            for i, item in enumerate(batched_inputs)
+        ]
+
+    def _batch(self, batched_inputs, image_sizes, with_targets: bool) -> MattingBatch:
+        size = padded_size(
+            max(h for h, _ in image_sizes), max(w for _, w in image_sizes), self.size_divisibility
+        )
+        images = pad_and_stack([x["image"] for x in batched_inputs], size, 0.0, self.device)
+        inside = torch.zeros((len(image_sizes), 1, *size), dtype=torch.bool, device=self.device)
+        for index, (height, width) in enumerate(image_sizes):
+            inside[index, :, :height, :width] = True
+        # Normalised input is zero on padding, as in the official ViTMatte.
+        inputs = ((images - self.pixel_mean) / self.pixel_std) * inside
+        present = self._present_keys(batched_inputs) if with_targets else ()
+        trimap = None
+        if "trimap" in present or self.trimap_input:
+            trimap = pad_and_stack(
+                [x["trimap"] for x in batched_inputs], size, UNKNOWN_TARGET, self.device
+            )
+        if self.trimap_input:
+            # The 4th channel is the trimap in {0, 0.5, 1}, un-normalised, zero on padding.
+            inputs = torch.cat([inputs, trimap * inside], dim=1)
+        targets: dict[str, torch.Tensor] = {}
+        if with_targets:
+            targets = self._stack_targets(batched_inputs, present, size, inside)
+            if trimap is not None:
+                targets["trimap"] = trimap
+        return MattingBatch(inputs=inputs, images=images, targets=targets, image_sizes=image_sizes)
+
+    @staticmethod
+    def _present_keys(batched_inputs: list[dict[str, Any]]) -> tuple[str, ...]:
+        present = []
+        for key in TARGET_KEYS:
+            count = sum(key in item for item in batched_inputs)
+            if 0 < count < len(batched_inputs):
+                raise ValueError(
+                    f"'{key}' is present in {count} of {len(batched_inputs)} inputs of the batch; "
+                    "every input of a batch must carry the same keys"
+                )
+            if count:
+                present.append(key)
+        return tuple(present)
+
+    def _stack_targets(self, batched_inputs, present, size, inside):
+        targets = {"valid": inside}
+        if "valid" in present:
+            targets["valid"] = inside & pad_and_stack(
+                [x["valid"] for x in batched_inputs], size, False, self.device, torch.bool
+            )
+        if "alpha" in present:
+            targets["alpha"] = pad_and_stack(
+                [x["alpha"] for x in batched_inputs], size, 0.0, self.device
+            )
+        if "neighbour_index" in present or "neighbour_distance" in present:
+            # Neighbours selected per sample in data-loader workers (window offsets do not
+            # depend on the position): padding holds empty slots, excluded by `valid`.
+            for key, pad_value in (("neighbour_index", NO_NEIGHBOUR), ("neighbour_distance", inf)):
+                if key not in present:
+                    raise ValueError(
+                        "precomputed neighbours need both 'neighbour_index' and "
+                        "'neighbour_distance' (the outputs of NeighbourSelection)"
+                    )
+                maps = [torch.as_tensor(x[key]) for x in batched_inputs]
+                targets[key] = pad_and_stack(maps, size, pad_value, self.device, maps[0].dtype)
+        return targets
+
+    # --- forward --------------------------------------------------------------------------------
+    def predict(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(B, C, Hp, Wp) normalised padded input -> alpha (B, 1, Hp, Wp) in [0, 1]."""
+        features = self.backbone(inputs)
+        if isinstance(features, dict):
+            if self.backbone_feature is not None:
+                features = features[self.backbone_feature]
+            elif len(features) == 1:
+                features = next(iter(features.values()))
+        return self.decoder(features, inputs)
+
+    def forward(self, batched_inputs: list[dict[str, Any]]):
+        """
+        Args:
+            batched_inputs: list of dicts, see the module docstring.
+
+        Returns:
+            train: dict of scalar losses from the criterion.
+            eval: ``[{"alpha": (1, H, W)}]`` at each input's size, values in [0, 1].
+        """
+        if not self.training:
+            return self.inference(batched_inputs)
+        if self.criterion is None:
+            raise ValueError(
+                f"{type(self).__name__} in training mode needs a criterion: set model.criterion "
+                "in the config (e.g. L(TrimapCriterion)(...)), or call model.eval() to predict"
+            )
+        batch = self.preprocess(batched_inputs, with_targets=True)
+        if "trimap" not in batch.targets and "alpha" not in batch.targets:
+            raise ValueError(
+                f"{type(self).__name__} training inputs carry neither 'trimap' nor 'alpha': build "
+                "the train loader's mapper with is_train=True and a dataset that has "
+                "trimap_file_name (or alpha_file_name for the fine-label baseline)"
+            )
+        alpha = self.predict(batch.inputs)
+        losses = self.criterion(alpha, batch.images, batch.targets)
+        if not isinstance(losses, dict):
+            raise TypeError(
+                f"the criterion must return a dict of losses, got {type(losses).__name__}"
+            )
+        return losses
+
+    def inference(self, batched_inputs: list[dict[str, Any]]) -> list[dict[str, torch.Tensor]]:
+        """Predict alpha for every input at its own size (see ``max_side``)."""
+        original_sizes = self._check_inputs(batched_inputs)
+        resized_inputs = [self._limit_size(item) for item in batched_inputs]
+        resized_sizes = [tuple(item["image"].shape[1:]) for item in resized_inputs]
+        batch = self._batch(resized_inputs, resized_sizes, with_targets=False)
+        alpha = self.predict(batch.inputs)
+        results = []
+        for index, ((height, width), original) in enumerate(zip(batch.image_sizes, original_sizes)):
+            alpha_i = alpha[index : index + 1, :, :height, :width].float()
+            if (height, width) != original:
+                alpha_i = F.interpolate(
+                    alpha_i, size=original, mode="bilinear", align_corners=False
+                ).clamp(0.0, 1.0)
+            results.append({"alpha": alpha_i[0]})
+        return results
+
+    def _limit_size(self, item: dict[str, Any]) -> dict[str, Any]:
+        """Resize image (bilinear, antialiased) and trimap (nearest) to longer side <= max_side."""
+        height, width = item["image"].shape[1:]
+        if self.max_side is None or max(height, width) <= self.max_side:
+            return item
+        scale = self.max_side / max(height, width)
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        if not self._logged_resize:
+            logger.info(
+                "%s: images larger than max_side=%d are predicted at a smaller size and "
+                "the alpha resized back (first: %dx%d -> %dx%d)",
+                type(self).__name__, self.max_side, height, width, size[0], size[1],
+            )
+            self._logged_resize = True
+        resized = dict(item)
+        image = item["image"].to(self.device)[None]
+        resized["image"] = F.interpolate(
+            image, size=size, mode="bilinear", align_corners=False, antialias=True
+        )[0].clamp(0.0, 1.0)
+        if "trimap" in item:
+            trimap = item["trimap"].to(self.device)[None]
+            resized["trimap"] = F.interpolate(trimap, size=size, mode="nearest")[0]
+        return resized
