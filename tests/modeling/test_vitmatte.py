@@ -257,7 +257,7 @@ def test_max_side_predicts_smaller_and_returns_input_size(caplog):
     model.backbone.register_forward_hook(
         lambda module, args, output: seen_sizes.append(tuple(args[0].shape[-2:]))
     )
-    with caplog.at_level(logging.INFO, logger="alphafree_matting.modeling.vitmatte"):
+    with caplog.at_level(logging.INFO, logger="alphafree_matting.modeling.meta_arch"):
         with torch.no_grad():
             outputs = model([sample(100, 150, trimap=random_trimap(100, 150))])
             model([sample(90, 70)])
