@@ -3,6 +3,7 @@
 #
 #   make demo    train + evaluate ViTMatte on the synthetic toy data (CPU, a few minutes)
 #   make test    the test suite (fast; `make test-all` adds the slow-marked tests)
+#   make ablation  the paper's supervision-policy comparison at CPU scale -> docs/ablation.md (~25 min)
 #
 # Use an existing environment (e.g. one with upstream detectron2 built for your GPU) with
 #   make test VENV=/path/to/env
@@ -15,8 +16,9 @@ STAMP := $(VENV)/.alphafree-installed
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 DEMO_CONFIG ?= configs/demo_ddc.py
 PYTEST_ARGS ?=
+ABLATION_ARGS ?= --output docs/
 
-.PHONY: setup demo test test-all lint benchmark readme-figure clean
+.PHONY: setup demo test test-all lint benchmark readme-figure ablation clean
 
 setup: $(STAMP)
 
@@ -51,5 +53,8 @@ benchmark: $(STAMP)
 readme-figure: $(STAMP)
 	$(PY) tools/make_readme_figure.py
 
+ablation: $(STAMP)
+	$(PY) tools/reproduce_ablation.py $(ABLATION_ARGS)
+
 clean:
-	rm -rf output datasets/toy_matting
+	rm -rf output datasets/toy_matting datasets/toy_ablation

@@ -23,7 +23,13 @@ from alphafree_matting.evaluation.metrics import (
     sad_trimap,
     unknown_region_metrics,
 )
-from alphafree_matting.evaluation.visualize import alpha_to_uint8, error_colormap, make_grid
+from alphafree_matting.evaluation.visualize import (
+    alpha_to_uint8,
+    error_colormap,
+    join_panels,
+    make_grid,
+    with_title,
+)
 
 __all__ = [
     "BENCHMARK_KEYS",
@@ -48,5 +54,7 @@ __all__ = [
     "mse_trimap",
     "alpha_to_uint8",
     "error_colormap",
+    "join_panels",
     "make_grid",
+    "with_title",
 ]

@@ -10,7 +10,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-__all__ = ["alpha_to_uint8", "error_colormap", "make_grid"]
+__all__ = ["alpha_to_uint8", "error_colormap", "join_panels", "make_grid", "with_title"]
 
 TITLE_HEIGHT = 22
 """Height in pixels of the title bar above the panels."""
@@ -68,13 +68,35 @@ def _resize(panel: np.ndarray, height: int, width: int, nearest: bool) -> np.nda
     return cv2.resize(panel, (width, height), interpolation=interpolation)
 
 
-def _with_title(panel: np.ndarray, title: str) -> np.ndarray:
+def with_title(panel: np.ndarray, title: str) -> np.ndarray:
+    """Put a white title bar of :data:`TITLE_HEIGHT` pixels above a (H, W, 3) uint8 panel.
+
+    Returns:
+        (TITLE_HEIGHT + H, W, 3) uint8 RGB.
+    """
     bar = np.full((TITLE_HEIGHT, panel.shape[1], 3), _WHITE, dtype=np.uint8)
     cv2.putText(
         bar, title, (4, TITLE_HEIGHT - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
         cv2.LINE_AA,
     )
     return np.concatenate([bar, panel], axis=0)
+
+
+def join_panels(panels: Sequence[np.ndarray], axis: int = 1) -> np.ndarray:
+    """Concatenate (H, W, 3) uint8 panels side by side (``axis=1``) or top to bottom
+    (``axis=0``) with a white gap of :data:`SEPARATOR_WIDTH` pixels between two panels.
+
+    The panels must agree on the other spatial dimension.
+    """
+    if not panels:
+        raise ValueError("join_panels: no panel to join")
+    gap_shape = list(panels[0].shape)
+    gap_shape[axis] = SEPARATOR_WIDTH
+    gap = np.full(gap_shape, _WHITE, dtype=np.uint8)
+    joined = [panels[0]]
+    for panel in panels[1:]:
+        joined += [gap, panel]
+    return np.concatenate(joined, axis=axis)
 
 
 def _check_size(name: str, array: np.ndarray, size: Sequence[int]) -> None:
@@ -118,7 +140,7 @@ def make_grid(
     height, width = max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
     def panel(content: np.ndarray, title: str, nearest: bool = False) -> np.ndarray:
-        return _with_title(_resize(content, height, width, nearest), title)
+        return with_title(_resize(content, height, width, nearest), title)
 
     _check_size("pred", pred, size)
     panels = [panel(image, "image")]
@@ -136,8 +158,4 @@ def make_grid(
         panels.append(panel(_gray_to_rgb(alpha_to_uint8(gt)), "GT"))
         panels.append(panel(error_colormap(pred, gt), "|pred - GT|, 0..1"))
 
-    separator = np.full((TITLE_HEIGHT + height, SEPARATOR_WIDTH, 3), _WHITE, dtype=np.uint8)
-    row = [panels[0]]
-    for next_panel in panels[1:]:
-        row += [separator, next_panel]
-    return np.concatenate(row, axis=1)
+    return join_panels(panels)

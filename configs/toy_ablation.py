@@ -1,0 +1,46 @@
+# Base of the supervision-policy study (tools/reproduce_ablation.py -> docs/ablation.md): the demo's
+# tiny ViTMatte and lr, from random weights, on the harder synthetic data: several hundred 128 px
+# composites with strands, soft edges, veils and high-frequency texture in both layers. Supervision:
+# the paper's known + 10 x DDC (window 11); the tool swaps only `model.criterion.losses` (and the
+# label) per policy. Budget: the most iterations that keep the five policies within 30 minutes.
+# Data: python tools/make_toy_dataset.py --output datasets/toy_ablation --num-train 600 --num-val 50
+import os
+
+from detectron2.data import DatasetCatalog
+
+from alphafree_matting.data import datasets_root, register_matting_folder
+
+from .common.data.matting import matting_dataloader
+from .common.schedule import step_schedule
+from .demo_ddc import model, optimizer, train
+
+# $DETECTRON2_DATASETS/toy_ablation/{train,val}/{image,trimap,alpha}: the training images with
+# trimap labels, the same images with GT alphas (the fine-label baseline), the held-out split.
+for name, subdir, labels in (
+    ("toy_ablation_train", "train", ("trimap",)),
+    ("toy_ablation_train_alpha", "train", ("alpha",)),
+    ("toy_ablation_val", "val", ("alpha", "trimap")),
+):
+    if name not in DatasetCatalog.list():
+        register_matting_folder(
+            name, os.path.join(datasets_root(), "toy_ablation", subdir), labels=labels
+        )
+
+dataloader = matting_dataloader(
+    "toy_ablation_train",
+    "toy_ablation_val",
+    total_batch_size=8,
+    num_workers=1,
+    crop_size=96,
+    hflip_prob=0.5,
+    max_visuals=0,
+)
+
+train.update(
+    output_dir="./output/toy_ablation",
+    max_iter=800,
+    eval_period=100,
+    checkpointer=dict(period=800, max_to_keep=1),
+    seed=0,
+)
+lr_multiplier = step_schedule(train.max_iter, warmup_iters=20)

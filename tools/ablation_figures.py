@@ -1,0 +1,106 @@
+"""Figures of the supervision-policy study (``tools/reproduce_ablation.py``): bars of the held-out
+metrics, training curves from detectron2's ``metrics.json``, and a grid of the policies'
+predictions. Inputs are plain data (metric dicts, run folders), so the figures know nothing about
+how the runs were made."""
+import json
+import os
+from collections.abc import Sequence
+
+import matplotlib
+import numpy as np
+
+from alphafree_matting.data.io import read_alpha, read_image, read_trimap
+from alphafree_matting.evaluation import alpha_to_uint8, join_panels, with_title
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+PLOTTED_METRICS = ("SAD", "Grad", "SAD-T")
+
+
+def training_records(run_dir: str) -> list[dict]:
+    """The run's metrics.json lines (detectron2's JSONWriter: losses, periodic evaluations)."""
+    with open(os.path.join(run_dir, "metrics.json")) as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def plot_bars(metrics: dict[str, dict], path: str, keys: Sequence[str] = PLOTTED_METRICS) -> None:
+    """Grouped bars: one panel per metric of ``keys``, one bar per entry of ``metrics``
+    (name -> {metric: value})."""
+    names = list(metrics)
+    colours = plt.get_cmap("tab10")(np.arange(len(names)))
+    figure, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.6))
+    for axis, key in zip(np.atleast_1d(axes), keys):
+        values = [metrics[name][key] for name in names]
+        bars = axis.bar(range(len(names)), values, color=colours)
+        axis.bar_label(bars, fmt="%.3g", fontsize=8)
+        axis.set_title(f"{key} (held-out mean, lower is better)", fontsize=9)
+        axis.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+        axis.margins(y=0.15)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_curves(records: dict[str, list[dict]], path: str,
+                keys: Sequence[str] = PLOTTED_METRICS) -> None:
+    """Top row: each run's training losses (total and terms, from :func:`training_records`);
+    bottom row: the held-out ``keys`` at every periodic evaluation, all runs in one panel."""
+    names = list(records)
+    columns = max(len(names), len(keys))
+    figure, axes = plt.subplots(2, columns, figsize=(3.2 * columns, 6.2), squeeze=False)
+    for axis, name in zip(axes[0], names):
+        losses = [r for r in records[name] if "total_loss" in r]
+        terms = ["total_loss"] + sorted({k for r in losses for k in r if k.startswith("loss_")})
+        for key in terms if len(terms) > 2 else terms[:1]:
+            axis.plot([r["iteration"] + 1 for r in losses], [r[key] for r in losses],
+                      label=key.replace("loss_", ""), lw=1.2)
+        axis.set_title(name, fontsize=9)
+        axis.set_xlabel("iteration", fontsize=8)
+        axis.set_yscale("log")
+        axis.legend(fontsize=7)
+    for axis in axes[0][len(names):]:
+        axis.axis("off")
+    for axis, key in zip(axes[1], keys):
+        for name in names:
+            evaluations = [r for r in records[name] if f"matting/{key}" in r]
+            # periodic evaluations are logged at the last finished iteration, the final one
+            # after it: plot both at the number of finished iterations
+            finished = max((r["iteration"] + 1 for r in records[name] if "total_loss" in r),
+                           default=0)
+            axis.plot([min(r["iteration"] + 1, finished) for r in evaluations],
+                      [r[f"matting/{key}"] for r in evaluations], marker="o", ms=3, label=name)
+        axis.set_title(f"held-out {key} during training", fontsize=9)
+        axis.set_xlabel("iteration", fontsize=8)
+        axis.set_yscale("log")
+        axis.legend(fontsize=7)
+    for axis in axes[1][len(keys):]:
+        axis.axis("off")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _gray_panel(alpha: np.ndarray, title: str) -> np.ndarray:
+    return with_title(np.repeat(alpha_to_uint8(alpha)[..., None], 3, axis=2), title)
+
+
+def comparison_grid(val_root: str, predictions: dict[str, str], num_images: int) -> np.ndarray:
+    """One row of titled panels per held-out image (the first ``num_images`` by name):
+    image | trimap | GT | one prediction per entry of ``predictions`` (column title -> folder of
+    the alpha PNGs the evaluator saved). ``val_root`` holds ``image/``, ``trimap/``, ``alpha/``.
+
+    Returns:
+        uint8 RGB, rows and panels separated by white gaps.
+    """
+    stems = sorted(os.path.splitext(f)[0] for f in os.listdir(os.path.join(val_root, "image")))
+    rows = []
+    for stem in stems[:num_images]:
+        file = f"{stem}.png"
+        panels = [with_title(read_image(os.path.join(val_root, "image", file)), "image"),
+                  _gray_panel(read_trimap(os.path.join(val_root, "trimap", file)) / 255, "trimap"),
+                  _gray_panel(read_alpha(os.path.join(val_root, "alpha", file)), "GT")]
+        panels += [_gray_panel(read_alpha(os.path.join(folder, file)), title)
+                   for title, folder in predictions.items()]
+        rows.append(join_panels(panels, axis=1))
+    return join_panels(rows, axis=0)
