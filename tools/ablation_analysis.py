@@ -1,14 +1,17 @@
-"""Figures of the supervision-policy study (``tools/reproduce_ablation.py``): bars of the held-out
-metrics, training curves from detectron2's ``metrics.json``, and a grid of the policies'
-predictions. Inputs are plain data (metric dicts, run folders), so the figures know nothing about
-how the runs were made."""
+"""Analyses of the finished runs of the supervision-policy study (``tools/reproduce_ablation.py``):
+bars of the held-out metrics, training curves from detectron2's ``metrics.json``, a grid of the
+policies' predictions, and the DDC loss of the predictions against that of the GT alphas. Inputs
+are plain data (metric dicts, run folders), so nothing here knows how the runs were made."""
 import json
 import os
 from collections.abc import Sequence
 
 import matplotlib
 import numpy as np
+import torch
 
+from alphafree_matting.conventions import trimap_to_target, unknown_mask
+from alphafree_matting.criterion import ddc_loss, select_neighbours
 from alphafree_matting.data.io import read_alpha, read_image, read_trimap
 from alphafree_matting.evaluation import alpha_to_uint8, join_panels, with_title
 
@@ -93,9 +96,8 @@ def comparison_grid(val_root: str, predictions: dict[str, str], num_images: int)
     Returns:
         uint8 RGB, rows and panels separated by white gaps.
     """
-    stems = sorted(os.path.splitext(f)[0] for f in os.listdir(os.path.join(val_root, "image")))
     rows = []
-    for stem in stems[:num_images]:
+    for stem in _stems(val_root)[:num_images]:
         file = f"{stem}.png"
         panels = [with_title(read_image(os.path.join(val_root, "image", file)), "image"),
                   _gray_panel(read_trimap(os.path.join(val_root, "trimap", file)) / 255, "trimap"),
@@ -104,3 +106,36 @@ def comparison_grid(val_root: str, predictions: dict[str, str], num_images: int)
                    for title, folder in predictions.items()]
         rows.append(join_panels(panels, axis=1))
     return join_panels(rows, axis=0)
+
+
+def _stems(val_root: str) -> list[str]:
+    return sorted(os.path.splitext(f)[0] for f in os.listdir(os.path.join(val_root, "image")))
+
+
+def ddc_at_alphas(val_root: str, predictions: dict[str, str], window: int) -> dict[str, dict]:
+    """The paper's DDC loss (unweighted, ``border="zeros"``) of the GT alphas and of each
+    prediction folder, averaged over the held-out images: over the whole image and over the
+    trimap's unknown region. A prediction with a lower DDC loss than the GT's shows that DDC is
+    minimised by something other than the GT on this data, so DDC supervision alone cannot pull a
+    model all the way to the GT.
+
+    Returns:
+        {"GT" or prediction name: {"whole": mean, "unknown": mean}}.
+    """
+    sums: dict[str, np.ndarray] = {}
+    stems = _stems(val_root)
+    for stem in stems:
+        file = f"{stem}.png"
+        image = torch.from_numpy(read_image(os.path.join(val_root, "image", file)))
+        neighbours = select_neighbours(image.permute(2, 0, 1).float() / 255, window=window)
+        neighbours = tuple(t[None] for t in neighbours)  # (1, k, H, W)
+        trimap = torch.from_numpy(read_trimap(os.path.join(val_root, "trimap", file)))
+        unknown = unknown_mask(trimap_to_target(trimap))[None, None]
+        folders = {"GT": os.path.join(val_root, "alpha"), **predictions}
+        for name, folder in folders.items():
+            alpha = torch.from_numpy(read_alpha(os.path.join(folder, file)))[None, None]
+            values = [ddc_loss(None, alpha.float(), window=window, neighbours=neighbours, mask=m)
+                      for m in (None, unknown)]
+            sums[name] = sums.get(name, 0.0) + np.array([v.item() for v in values])
+    return {name: {"whole": float(total[0]) / len(stems), "unknown": float(total[1]) / len(stems)}
+            for name, total in sums.items()}
