@@ -17,10 +17,9 @@ import sys
 from collections.abc import Sequence
 from typing import Optional
 
-import cv2
 import numpy as np
 
-from alphafree_matting.data.io import read_image
+from alphafree_matting.data.io import read_image, write_png
 from alphafree_matting.evaluation.visualize import SEPARATOR_WIDTH
 
 DEFAULT_VISUALS = os.path.join("output", "demo_ddc", "eval", "visuals")
@@ -69,18 +68,6 @@ def choose_grids(visuals: str, images: Optional[Sequence[str]], rows: int) -> li
     return [os.path.join(visuals, f"{stem}.png") for stem in chosen]
 
 
-def write_compressed_png(path: str, image: np.ndarray) -> int:
-    """Write (H, W, 3) uint8 RGB as a PNG at zlib level 9; return the file size in bytes."""
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
-                               [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    if not ok:
-        raise OSError(f"could not encode {path} as PNG")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "wb") as handle:
-        handle.write(encoded.tobytes())
-    return len(encoded)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -94,7 +81,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     paths = choose_grids(args.visuals, args.images, args.rows)
     figure = stack_grids([read_image(path) for path in paths])
-    size = write_compressed_png(args.output, figure)
+    write_png(args.output, figure, compression=9)
+    size = os.path.getsize(args.output)
     names = ", ".join(os.path.basename(path) for path in paths)
     print(f"wrote {args.output}: {figure.shape[1]}x{figure.shape[0]} px, {size / 1024:.0f} KB "
           f"({names} from {args.visuals})")

@@ -449,7 +449,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     predictions = {POLICIES[name].short: os.path.join(folder, "eval", "alpha")
                    for name, folder in first_runs.items()}
     write_png(os.path.join(args.output, "ablation_grid.png"), comparison_grid(
-        os.path.join(args.data_root, DATASET_DIR, "val"), predictions, args.num_visuals))
+        os.path.join(args.data_root, DATASET_DIR, "val"), predictions, args.num_visuals),
+        compression=9)
     threads = os.environ.get("OMP_NUM_THREADS")
     reused = sum(reuse for _, reuse in runs.values())
     timing = (f"Training: {sum(seconds.values()) / 60:.1f} min for the {len(runs)} runs on"

@@ -13,6 +13,7 @@ not uniformly opaque is a cut-out and its A channel is the label. Anything else 
 """
 import logging
 import os
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -155,11 +156,15 @@ def read_image_size(path: str) -> tuple[int, int]:
     return height, width
 
 
-def write_png(path: str, data: np.ndarray) -> None:
-    """Write ``(H, W)`` or ``(H, W, 3|4)`` uint8 data (RGB/RGBA order) as PNG, creating folders."""
+def write_png(path: str, data: np.ndarray, compression: Optional[int] = None) -> None:
+    """Write ``(H, W)`` or ``(H, W, 3|4)`` uint8 data (RGB/RGBA order) as PNG, creating folders.
+
+    ``compression`` is the zlib level 0..9 (OpenCV's default when None; 9 for committed figures).
+    """
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     if data.ndim == 3:
         code = cv2.COLOR_RGB2BGR if data.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
         data = cv2.cvtColor(data, code)
-    if not cv2.imwrite(path, data):
+    params = [] if compression is None else [cv2.IMWRITE_PNG_COMPRESSION, int(compression)]
+    if not cv2.imwrite(path, data, params):
         raise OSError(f"could not write {path}: check that the folder is writable.")
