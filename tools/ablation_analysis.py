@@ -1,7 +1,8 @@
 """Analyses of the finished runs of the supervision-policy study (``tools/reproduce_ablation.py``):
 bars of the held-out metrics, training curves from detectron2's ``metrics.json``, a grid of the
-policies' predictions, and the DDC loss of the predictions against that of the GT alphas. Inputs
-are plain data (metric dicts, run folders), so nothing here knows how the runs were made."""
+policies' predictions, each prediction's error by region and GT alpha, the DDC loss of the
+predictions against that of the GT alphas, and the markdown of those analyses. Inputs are plain
+data (metric dicts, run folders, titles), so nothing here knows how the runs were made."""
 import json
 import os
 from collections.abc import Sequence
@@ -170,3 +171,47 @@ def error_by_alpha(val_root: str, predictions: dict[str, str],
     keys = ("known", "unknown bg", "unknown fg", "unknown partial", "partial signed")
     return {name: {key: float(value) / len(stems) / 1000 for key, value in zip(keys, total)}
             for name, total in totals.items()}
+
+
+# --- markdown --------------------------------------------------------------------------------
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> list[str]:
+    """Markdown table lines (and a blank line) of ``header`` and ``rows`` of cells."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows] + [""]
+
+
+def percent_change(value: float, reference: float) -> str:
+    """``value`` against ``reference`` as a signed percentage, e.g. ``-38 %``."""
+    return f"{100 * (value / reference - 1):+.0f} %"
+
+
+def error_section(errors: dict[str, dict], titles: dict[str, str]) -> list[str]:
+    """Markdown on :func:`error_by_alpha` (``titles``: run name -> row title)."""
+    keys = ("known", "unknown bg", "unknown fg", "unknown partial", "partial signed")
+    lines = ["## Where the error is", "",
+             "Each policy's SAD (first seed, from the saved 8-bit alphas) split into the trimap's"
+             " known pixels, where a neighbour loss can add texture noise, and its unknown pixels"
+             " by GT alpha: background (0), foreground (1) and partial; the signed error of the"
+             " partial pixels is positive when a policy makes them too opaque (solid veils, thick"
+             " strands), negative when too transparent (fading strands).", ""]
+    header = ["policy", "known", "unknown: GT 0", "unknown: GT 1", "unknown: GT partial",
+              "partial, signed", "sum"]
+    return lines + markdown_table(header, [
+        [titles[n], *(f"{e[k]:.4f}" for k in keys), f"{sum(e[k] for k in keys[:4]):.4f}"]
+        for n, e in errors.items()])
+
+
+def ddc_section(ddc: dict[str, dict], window: int, titles: dict[str, str]) -> list[str]:
+    """Markdown on :func:`ddc_at_alphas` (``titles``: run name -> row title)."""
+    gt = ddc["GT"]
+    lines = ["## DDC's optimum and the GT", "",
+             f"The DDC loss (window {window}, unweighted) of the GT alphas and of each policy's"
+             " predictions on the held-out images (first seed). A prediction below the GT"
+             " satisfies DDC better than the GT does: on this data the loss's optimum is not the"
+             " GT, which limits how close trimap-only supervision can come to alpha supervision"
+             " in the unknown region.", ""]
+    rows = [[titles.get(n, "GT alpha"), *(
+        f"{ddc[n][region]:.4f} ({percent_change(ddc[n][region], gt[region])})" if n != "GT"
+        else f"{ddc[n][region]:.4f}" for region in ("whole", "unknown"))] for n in ddc]
+    header = ["alpha", "DDC, whole image (vs GT)", "DDC, unknown region (vs GT)"]
+    return lines + markdown_table(header, rows)

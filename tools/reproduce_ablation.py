@@ -42,11 +42,15 @@ from ablation_analysis import (  # noqa: E402
     PLOTTED_METRICS,
     comparison_grid,
     ddc_at_alphas,
+    ddc_section,
     error_by_alpha,
+    error_section,
     plot_bars,
     plot_curves,
     training_records,
 )
+from ablation_analysis import markdown_table as _table  # noqa: E402
+from ablation_analysis import percent_change as _change  # noqa: E402
 from make_toy_dataset import MARKER, make_toy_dataset  # noqa: E402
 
 from alphafree_matting.data import datasets_root  # noqa: E402
@@ -201,17 +205,8 @@ def final_metrics(run_dir: str) -> dict[str, float]:
 
 
 # --- report --------------------------------------------------------------------------------------
-def _table(header: Sequence[str], rows: Sequence[Sequence]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows] + [""]
-
-
 def _number(value: float) -> str:
     return f"{value:.4g}"
-
-
-def _change(value: float, reference: float) -> str:
-    return f"{100 * (value / reference - 1):+.0f} %"
 
 
 def claims(metrics: dict[str, dict]) -> list[tuple[str, str, bool]]:
@@ -281,37 +276,6 @@ def describe_setup(args) -> list[str]:
         " that keep the five policies within 30 minutes on a 2-core CPU; loss weight and"
         " window are the paper's; nothing is tuned per policy or on the held-out metrics.",
     ])
-
-
-def error_section(errors: dict[str, dict]) -> list[str]:
-    """Markdown on :func:`ablation_analysis.error_by_alpha`: where each policy's SAD comes from."""
-    keys = ("known", "unknown bg", "unknown fg", "unknown partial", "partial signed")
-    lines = ["## Where the error is", "",
-             "Each policy's SAD (first seed, from the saved 8-bit alphas) split into the trimap's"
-             " known pixels, where a neighbour loss can add texture noise, and its unknown pixels"
-             " by GT alpha: background (0), foreground (1) and partial; the signed error of the"
-             " partial pixels is positive when a policy makes them too opaque (solid veils, thick"
-             " strands), negative when too transparent (fading strands).", ""]
-    return lines + _table(["policy", "known", "unknown: GT 0", "unknown: GT 1",
-                           "unknown: GT partial", "partial, signed", "sum"],
-                          [[POLICIES[n].title, *(f"{e[k]:.4f}" for k in keys),
-                            f"{sum(e[k] for k in keys[:4]):.4f}"] for n, e in errors.items()])
-
-
-def ddc_section(ddc: dict[str, dict], window: int) -> list[str]:
-    """Markdown on :func:`ablation_analysis.ddc_at_alphas`: where DDC's optimum lies."""
-    gt = ddc["GT"]
-    lines = ["## DDC's optimum and the GT", "",
-             f"The DDC loss (window {window}, unweighted) of the GT alphas and of each policy's"
-             " predictions on the held-out images (first seed). A prediction below the GT"
-             " satisfies DDC better than the GT does: on this data the loss's optimum is not the"
-             " GT, which limits how close trimap-only supervision can come to alpha supervision"
-             " in the unknown region.", ""]
-    rows = [[POLICIES[n].title if n in POLICIES else "GT alpha", *(
-        f"{ddc[n][region]:.4f} ({_change(ddc[n][region], gt[region])})" if n != "GT"
-        else f"{ddc[n][region]:.4f}" for region in ("whole", "unknown"))] for n in ddc]
-    return lines + _table(["alpha", "DDC, whole image (vs GT)", "DDC, unknown region (vs GT)"],
-                          rows)
 
 
 def write_report(path: str, args, metrics, per_seed, seconds, timing: str, command: str,
@@ -475,8 +439,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     command = ["python", "tools/reproduce_ablation.py", *(a for a in argv if a != "--reuse-runs")]
     window = run_config(args).model.criterion.window
     alphas = {name: os.path.join(folder, "eval", "alpha") for name, folder in first_runs.items()}
-    analyses = (error_section(error_by_alpha(val_root, alphas))
-                + ddc_section(ddc_at_alphas(val_root, alphas, window), window))
+    titles = {name: POLICIES[name].title for name in args.policies}
+    analyses = (error_section(error_by_alpha(val_root, alphas), titles)
+                + ddc_section(ddc_at_alphas(val_root, alphas, window), window, titles))
     write_report(os.path.join(args.output, "ablation.md"), args, metrics, per_seed, seconds,
                  timing, shlex.join(command), analyses=analyses)
     for name, values in metrics.items():
