@@ -3,7 +3,7 @@
 #
 #   make demo    train + evaluate ViTMatte on the synthetic toy data (CPU, a few minutes)
 #   make test    the test suite (fast; `make test-all` adds the slow-marked tests)
-#   make ablation  the paper's supervision-policy comparison at CPU scale -> docs/ablation.md (~25 min)
+#   make ablation  the paper's supervision-policy comparison at CPU scale -> docs/ablation.md (~22 min)
 #
 # Use an existing environment (e.g. one with upstream detectron2 built for your GPU) with
 #   make test VENV=/path/to/env
