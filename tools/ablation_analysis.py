@@ -6,6 +6,7 @@ data (metric dicts, run folders, titles), so nothing here knows how the runs wer
 import json
 import os
 from collections.abc import Sequence
+from typing import Optional
 
 import matplotlib
 import numpy as np
@@ -113,10 +114,11 @@ def _stems(val_root: str) -> list[str]:
     return sorted(os.path.splitext(f)[0] for f in os.listdir(os.path.join(val_root, "image")))
 
 
-def ddc_at_alphas(val_root: str, predictions: dict[str, str], window: int) -> dict[str, dict]:
-    """The paper's DDC loss (unweighted, ``border="zeros"``) of the GT alphas and of each
-    prediction folder, averaged over the held-out images: over the whole image and over the
-    trimap's unknown region. A prediction with a lower DDC loss than the GT's shows that DDC is
+def ddc_at_alphas(val_root: str, predictions: dict[str, str], window: int = 11,
+                  k: Optional[int] = None, border: str = "zeros") -> dict[str, dict]:
+    """The DDC loss (unweighted; ``window``, ``k``, ``border`` as in the criterion) of the GT
+    alphas and of each prediction folder, averaged over the held-out images: over the whole image
+    and over the trimap's unknown region. A prediction with a lower DDC loss than the GT's shows that DDC is
     minimised by something other than the GT on this data, so DDC supervision alone cannot pull a
     model all the way to the GT.
 
@@ -128,14 +130,16 @@ def ddc_at_alphas(val_root: str, predictions: dict[str, str], window: int) -> di
     for stem in stems:
         file = f"{stem}.png"
         image = torch.from_numpy(read_image(os.path.join(val_root, "image", file)))
-        neighbours = select_neighbours(image.permute(2, 0, 1).float() / 255, window=window)
+        neighbours = select_neighbours(image.permute(2, 0, 1).float() / 255, window=window,
+                                       k=k, border=border)
         neighbours = tuple(t[None] for t in neighbours)  # (1, k, H, W)
         trimap = torch.from_numpy(read_trimap(os.path.join(val_root, "trimap", file)))
         unknown = unknown_mask(trimap_to_target(trimap))[None, None]
         folders = {"GT": os.path.join(val_root, "alpha"), **predictions}
         for name, folder in folders.items():
             alpha = torch.from_numpy(read_alpha(os.path.join(folder, file)))[None, None]
-            values = [ddc_loss(None, alpha.float(), window=window, neighbours=neighbours, mask=m)
+            values = [ddc_loss(None, alpha.float(), window=window, k=k, border=border,
+                               neighbours=neighbours, mask=m)
                       for m in (None, unknown)]
             sums[name] = sums.get(name, 0.0) + np.array([v.item() for v in values])
     return {name: {"whole": float(total[0]) / len(stems), "unknown": float(total[1]) / len(stems)}

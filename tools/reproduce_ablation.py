@@ -423,11 +423,18 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     plot_curves({name: training_records(folder) for name, folder in first_runs.items()},
                 os.path.join(args.output, "ablation_curves.png"))
     val_root = os.path.join(args.data_root, DATASET_DIR, "val")
-    predictions = {POLICIES[name].short: os.path.join(folder, "eval", "alpha")
-                   for name, folder in first_runs.items()}
+    alphas = {name: os.path.join(folder, "eval", "alpha") for name, folder in first_runs.items()}
     write_png(os.path.join(args.output, "ablation_grid.png"), comparison_grid(
-        val_root, predictions, args.num_visuals),
+        val_root, {POLICIES[name].short: alphas[name] for name in alphas}, args.num_visuals),
         compression=9)
+    # DDC as the runs' criterion defines it (window, neighbour count, border)
+    criterion = run_config(args).model.criterion
+    ddc_options = dict(window=criterion.window, k=criterion.get("k"),
+                       border=criterion.get("border", "zeros"))
+    titles = {name: POLICIES[name].title for name in args.policies}
+    analyses = (error_section(error_by_alpha(val_root, alphas), titles)
+                + ddc_section(ddc_at_alphas(val_root, alphas, **ddc_options), criterion.window,
+                              titles))
     threads = os.environ.get("OMP_NUM_THREADS")
     reused = sum(reuse for _, reuse in runs.values())
     timing = (f"Training: {sum(seconds.values()) / 60:.1f} min for the {len(runs)} runs on"
@@ -437,11 +444,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         timing += (f" ({reused} of the runs were reused from an earlier identical command with"
                    " `--reuse-runs`; their minutes are those recorded then.)")
     command = ["python", "tools/reproduce_ablation.py", *(a for a in argv if a != "--reuse-runs")]
-    window = run_config(args).model.criterion.window
-    alphas = {name: os.path.join(folder, "eval", "alpha") for name, folder in first_runs.items()}
-    titles = {name: POLICIES[name].title for name in args.policies}
-    analyses = (error_section(error_by_alpha(val_root, alphas), titles)
-                + ddc_section(ddc_at_alphas(val_root, alphas, window), window, titles))
     write_report(os.path.join(args.output, "ablation.md"), args, metrics, per_seed, seconds,
                  timing, shlex.join(command), analyses=analyses)
     for name, values in metrics.items():
