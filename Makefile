@@ -3,6 +3,7 @@
 #
 #   make demo    train + evaluate ViTMatte on the synthetic toy data (CPU, a few minutes)
 #   make test    the test suite (fast; `make test-all` adds the slow-marked tests)
+#   make lint    ruff check + ruff format --check (CI runs it; `make format` fixes)
 #   make ablation  the paper's supervision-policy comparison at CPU scale -> docs/ablation.md (~22 min)
 #
 # Use an existing environment (e.g. one with upstream detectron2 built for your GPU) with
@@ -18,7 +19,7 @@ DEMO_CONFIG ?= configs/demo_ddc.py
 PYTEST_ARGS ?=
 ABLATION_ARGS ?= --output docs/
 
-.PHONY: setup demo test test-all lint benchmark readme-figure ablation clean
+.PHONY: setup demo test test-all lint format benchmark readme-figure ablation clean
 
 setup: $(STAMP)
 
@@ -45,7 +46,12 @@ test-all: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check alphafree_matting tools tests configs projects
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 benchmark: $(STAMP)
 	$(PY) tools/benchmark_ddc.py --batch 2 --size 512 --window 11

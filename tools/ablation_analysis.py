@@ -118,9 +118,9 @@ def ddc_at_alphas(val_root: str, predictions: dict[str, str], window: int = 11,
                   k: Optional[int] = None, border: str = "zeros") -> dict[str, dict]:
     """The DDC loss (unweighted; ``window``, ``k``, ``border`` as in the criterion) of the GT
     alphas and of each prediction folder, averaged over the held-out images: over the whole image
-    and over the trimap's unknown region. A prediction with a lower DDC loss than the GT's shows that DDC is
-    minimised by something other than the GT on this data, so DDC supervision alone cannot pull a
-    model all the way to the GT.
+    and over the trimap's unknown region. A prediction with a lower DDC loss than the GT's shows
+    that DDC is minimised by something other than the GT on this data, so DDC supervision alone
+    cannot pull a model all the way to the GT.
 
     Returns:
         {"GT" or prediction name: {"whole": mean, "unknown": mean}}.
