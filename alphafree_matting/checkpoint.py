@@ -13,6 +13,7 @@
 The converted file is ``{"model": state_dict}``, which detectron2's ``DetectionCheckpointer``
 (``train.init_checkpoint``) loads as well.
 """
+
 import logging
 import pickle
 import re
@@ -152,8 +153,11 @@ def convert_vit_classifier(
     Returns:
         the converted state dict (``prefix`` + key) and a :class:`ConversionReport`.
     """
-    missing = [key for key in ("pos_embed", _PATCH_EMBED_WEIGHT, "blocks.0.attn.qkv.weight")
-               if key not in state_dict]
+    missing = [
+        key
+        for key in ("pos_embed", _PATCH_EMBED_WEIGHT, "blocks.0.attn.qkv.weight")
+        if key not in state_dict
+    ]
     if missing:
         raise CheckpointLoadError(
             f"not a timm-layout ViT checkpoint: no {', '.join(missing)} among its "
@@ -170,7 +174,9 @@ def convert_vit_classifier(
         converted[prefix + key] = value.detach().clone()
         kept.append(key)
     report = ConversionReport(
-        kept=kept, dropped=sorted(dropped), in_chans=in_chans,
+        kept=kept,
+        dropped=sorted(dropped),
+        in_chans=in_chans,
         pos_embed_shape=tuple(state_dict["pos_embed"].shape),
     )
     return converted, report
@@ -259,7 +265,8 @@ def load_pretrained(
         return key.startswith(tuple(require_prefixes))
 
     missing_required = [
-        key for key in report.missing
+        key
+        for key in report.missing
         if required(key) and not any(re.search(pattern, key) for pattern in allow_missing)
     ]
     shapes_required = [entry for entry in report.incorrect_shapes if required(entry[0])]
@@ -268,8 +275,10 @@ def load_pretrained(
         if missing_required:
             hint = ""
             if not any(required(key) for key in state_dict):
-                hint = (f" (no key of the checkpoint starts with {tuple(require_prefixes)}: "
-                        "convert raw DINO/MAE weights with tools/convert_pretrained.py first)")
+                hint = (
+                    f" (no key of the checkpoint starts with {tuple(require_prefixes)}: "
+                    "convert raw DINO/MAE weights with tools/convert_pretrained.py first)"
+                )
             problems.append(f"missing required weights{hint}: {', '.join(missing_required)}")
         for key, in_file, in_model in shapes_required:
             problems.append(f"{key}: checkpoint {in_file} vs model {in_model}; {_shape_hint(key)}")

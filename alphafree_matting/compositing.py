@@ -10,6 +10,7 @@ one along. :func:`estimate_foreground` solves for the foreground colour ``F`` of
 (Germer et al., "Fast Multi-Level Foreground Estimation", ICPR 2020), and the cut-out and the
 composites are made from ``F``.
 """
+
 import logging
 import re
 from collections.abc import Callable, Sequence

@@ -6,6 +6,7 @@
 
 Everything else imports these names; nothing re-types the numbers.
 """
+
 from typing import TypeVar
 
 import numpy as np

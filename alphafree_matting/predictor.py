@@ -7,6 +7,7 @@ scaling) and ``ViTMatte``'s evaluation forward (normalisation, padding, ``max_si
 cropping back), as ``tools/lazyconfig_train_net.py --eval-only`` does through detectron2's test
 loader. Nothing here reads, normalises, pads or resizes by itself.
 """
+
 import copy
 import logging
 import os

@@ -1,5 +1,6 @@
 """Shared test fixtures: the shared data folder (golden metrics, real images), tools as modules,
 tiny matting samples and miniature AM-2K / P3M-10K / toy dataset trees."""
+
 import importlib.util
 import os
 import sys
@@ -100,13 +101,20 @@ def datasets_root(tmp_path, monkeypatch) -> Path:
     _write_split(p3m / "train", "p_train", {"image": "blurred_image", "alpha": "mask"})
     for subset, image_dir in (("P3M-500-NP", "original_image"), ("P3M-500-P", "blurred_image")):
         _write_split(
-            p3m / "validation" / subset, f"p_{subset[-2:].lower()}",
+            p3m / "validation" / subset,
+            f"p_{subset[-2:].lower()}",
             {"image": image_dir, "alpha": "mask", "trimap": "trimap"},
         )
     _write_split(toy / "train", "toy", {"image": "image", "trimap": "trimap"})
     _write_split(toy / "val", "toy_val", {"image": "image", "alpha": "alpha", "trimap": "trimap"})
-    splits = ["am2k_train", "am2k_train_k10", "am2k_train_k20", "am2k_train_k30",
-              "am2k_train_masklabel", "p3m_train"]
+    splits = [
+        "am2k_train",
+        "am2k_train_k10",
+        "am2k_train_k20",
+        "am2k_train_k30",
+        "am2k_train_masklabel",
+        "p3m_train",
+    ]
     assert load_tool("make_trimap_labels").main(sum((["--split", s] for s in splits), [])) == 0
     return root
 

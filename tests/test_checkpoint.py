@@ -3,6 +3,7 @@
 No weights can be downloaded here: stand-ins are timm ViTs with random values and the same key
 layout as the released files (DINO: a bare timm state dict; MAE: the same under "model").
 """
+
 import argparse
 import importlib.util
 from pathlib import Path
@@ -45,17 +46,29 @@ def random_timm_state_dict(name: str, **kwargs) -> dict:
     }
 
 
-def vitmatte(embed_dim: int, depth: int, num_heads: int, trimap_input: bool = False,
-             empty: bool = False, img_size: int = 64) -> ViTMatte:
+def vitmatte(
+    embed_dim: int,
+    depth: int,
+    num_heads: int,
+    trimap_input: bool = False,
+    empty: bool = False,
+    img_size: int = 64,
+) -> ViTMatte:
     """ViTMatte with a ViT of the given size (ViTMatte-S layout); ``empty``: uninitialised."""
     in_chans = 4 if trimap_input else 3
     window_blocks = tuple(i for i in range(depth) if i % 3 != 2)
     residual_blocks = tuple(i for i in range(depth) if i % 3 == 2)
     with torch.device("meta" if empty else "cpu"):
         backbone = ViT(
-            img_size=img_size, in_chans=in_chans, embed_dim=embed_dim, depth=depth,
-            num_heads=num_heads, window_size=14, window_block_indexes=window_blocks,
-            residual_block_indexes=residual_blocks, use_rel_pos=True,
+            img_size=img_size,
+            in_chans=in_chans,
+            embed_dim=embed_dim,
+            depth=depth,
+            num_heads=num_heads,
+            window_size=14,
+            window_block_indexes=window_blocks,
+            residual_block_indexes=residual_blocks,
+            use_rel_pos=True,
         )
         decoder = DetailCapture(in_chans=embed_dim, img_chans=in_chans)
         model = ViTMatte(backbone=backbone, decoder=decoder, trimap_input=trimap_input)
@@ -136,8 +149,10 @@ def test_mae_vit_b_under_model_key_converts_and_loads(tmp_path):
 def test_full_dino_checkpoint_keeps_only_the_teacher_backbone():
     backbone = random_timm_state_dict("vit_small_patch16_224", depth=1)
     checkpoint = {
-        "teacher": {**{"backbone." + key: value for key, value in backbone.items()},
-                    "head.mlp.0.weight": torch.zeros(2, 2)},
+        "teacher": {
+            **{"backbone." + key: value for key, value in backbone.items()},
+            "head.mlp.0.weight": torch.zeros(2, 2),
+        },
         "epoch": 100,
     }
     assert sorted(extract_state_dict(checkpoint)) == sorted(backbone)
@@ -176,16 +191,20 @@ def test_official_vitmatte_stand_in_loads_with_no_missing_key(tmp_path):
     official = vitmatte(384, 3, 6, trimap_input=True)
     generator = torch.Generator().manual_seed(1)
     state_dict = {
-        key: (torch.randn(value.shape, generator=generator) if value.is_floating_point()
-              else value + 7)
+        key: (
+            torch.randn(value.shape, generator=generator)
+            if value.is_floating_point()
+            else value + 7
+        )
         for key, value in official.state_dict().items()
     }
     path = tmp_path / "ViTMatte_S_Com.pth"
     torch.save({"model": state_dict, "iteration": 100}, path)
 
     model = vitmatte(384, 3, 6, trimap_input=True)
-    report = load_pretrained(model, path, require_prefixes=("backbone.", "decoder."),
-                             allow_missing=())
+    report = load_pretrained(
+        model, path, require_prefixes=("backbone.", "decoder."), allow_missing=()
+    )
     assert report.missing == [] and report.unexpected == [] and report.incorrect_shapes == []
     for key, value in model.state_dict().items():
         assert torch.equal(value, state_dict[key]), key

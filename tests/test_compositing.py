@@ -1,5 +1,6 @@
 """Compositing: the compositing equation, foreground estimation, RGBA packing, colours,
 background fitting."""
+
 import numpy as np
 import pytest
 
@@ -26,7 +27,7 @@ def smooth_colours(size: int, low, high, vertical: bool) -> np.ndarray:
     ramp = np.linspace(0.0, 1.0, size, dtype=np.float32)
     ramp = ramp[:, None] if vertical else ramp[None, :]
     ramp = np.broadcast_to(ramp, (size, size))[..., None]
-    return (np.asarray(low, np.float32) * (1 - ramp) + np.asarray(high, np.float32) * ramp)
+    return np.asarray(low, np.float32) * (1 - ramp) + np.asarray(high, np.float32) * ramp
 
 
 def test_composite_follows_the_compositing_equation():
@@ -105,8 +106,13 @@ def test_to_rgba_packs_rounded_foreground_and_the_8_bit_alpha():
 
 @pytest.mark.parametrize(
     "text, rgb",
-    [("white", (255, 255, 255)), ("#00FF80", (0, 255, 128)), ("102030", (16, 32, 48)),
-     ("0, 128,255", (0, 128, 255)), (" Green ", (0, 255, 0))],
+    [
+        ("white", (255, 255, 255)),
+        ("#00FF80", (0, 255, 128)),
+        ("102030", (16, 32, 48)),
+        ("0, 128,255", (0, 128, 255)),
+        (" Green ", (0, 255, 0)),
+    ],
 )
 def test_parse_color_reads_names_hex_and_rgb_triplets(text, rgb):
     np.testing.assert_allclose(parse_color(text), np.array(rgb) / 255.0, atol=1e-7)

@@ -1,5 +1,6 @@
 """MattingPredictor: the evaluation path's alpha for image files, EXIF / gray / RGBA input,
 trimap-input models, clear errors."""
+
 import uuid
 
 import cv2
@@ -35,9 +36,7 @@ def write_split(root, factory, sizes=((40, 56), (48, 36), (70, 64))):
 
 
 @pytest.mark.parametrize("max_side", [None, 48])
-def test_predictor_gives_the_alpha_the_evaluation_path_saves(
-    tiny_run, tmp_path, factory, max_side
-):
+def test_predictor_gives_the_alpha_the_evaluation_path_saves(tiny_run, tmp_path, factory, max_side):
     config_path, checkpoint = tiny_run
     images = write_split(tmp_path / "split", factory)
     name = f"predictor_test_{uuid.uuid4().hex[:8]}"
@@ -59,13 +58,13 @@ def test_predictor_gives_the_alpha_the_evaluation_path_saves(
     )
     assert "SAD" in results["matting"]
 
-    predictor = MattingPredictor(str(config_path), str(checkpoint), device="cpu",
-                                 max_side=max_side)
+    predictor = MattingPredictor(str(config_path), str(checkpoint), device="cpu", max_side=max_side)
     assert predictor.model.max_side == max_side
     for path in images:
         prediction = predictor.predict(str(path))
-        saved = cv2.imread(str(tmp_path / "eval" / "alpha" / f"{path.stem}.png"),
-                           cv2.IMREAD_UNCHANGED)
+        saved = cv2.imread(
+            str(tmp_path / "eval" / "alpha" / f"{path.stem}.png"), cv2.IMREAD_UNCHANGED
+        )
         assert prediction.image_id == path.stem
         assert prediction.alpha.shape == saved.shape and prediction.alpha.dtype == np.float32
         assert len(np.unique(saved)) > 10  # a varied prediction, not a constant
@@ -109,8 +108,9 @@ def test_predictor_reads_gray_and_rgba_files_as_rgb(tiny_run, tmp_path):
 def test_trimap_input_model_takes_the_trimap_and_refuses_to_go_without(
     tiny_trimap_run, tmp_path, factory
 ):
-    factory.write_sample(tmp_path, "cat", (40, 56), {"image": "image", "trimap": "trimap"},
-                         image_ext=".png")
+    factory.write_sample(
+        tmp_path, "cat", (40, 56), {"image": "image", "trimap": "trimap"}, image_ext=".png"
+    )
     image, trimap = str(tmp_path / "image" / "cat.png"), str(tmp_path / "trimap" / "cat.png")
     predictor = MattingPredictor(*map(str, tiny_trimap_run), device="cpu")
     assert predictor.trimap_input
@@ -120,8 +120,9 @@ def test_trimap_input_model_takes_the_trimap_and_refuses_to_go_without(
 
 
 def test_image_only_model_refuses_a_trimap(tiny_run, tmp_path, factory):
-    factory.write_sample(tmp_path, "cat", (40, 56), {"image": "image", "trimap": "trimap"},
-                         image_ext=".png")
+    factory.write_sample(
+        tmp_path, "cat", (40, 56), {"image": "image", "trimap": "trimap"}, image_ext=".png"
+    )
     predictor = MattingPredictor(*map(str, tiny_run), device="cpu")
     with pytest.raises(ValueError, match="drop the trimap"):
         predictor.predict(str(tmp_path / "image" / "cat.png"), str(tmp_path / "trimap/cat.png"))

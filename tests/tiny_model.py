@@ -1,5 +1,6 @@
 """A tiny untrained ViTMatte of the demo config, saved as a run would save it (config.yaml +
 ``{"model": state_dict}`` checkpoint), for the predictor and tool tests (no training needed)."""
+
 from pathlib import Path
 
 import torch
@@ -9,8 +10,13 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = REPO / "configs" / "demo_ddc.py"
 
 TINY_BACKBONE = dict(
-    img_size=64, embed_dim=32, depth=2, num_heads=2, window_size=4,
-    window_block_indexes=[0], residual_block_indexes=[1],
+    img_size=64,
+    embed_dim=32,
+    depth=2,
+    num_heads=2,
+    window_size=4,
+    window_block_indexes=[0],
+    residual_block_indexes=[1],
 )
 TINY_DECODER = dict(convstream_out=[4, 8, 8], fusion_out=[8, 8, 8, 8])
 OUTPUT_GAIN = 30.0

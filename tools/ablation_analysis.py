@@ -3,6 +3,7 @@ bars of the held-out metrics, training curves from detectron2's ``metrics.json``
 policies' predictions, each prediction's error by region and GT alpha, the DDC loss of the
 predictions against that of the GT alphas, and the markdown of those analyses. Inputs are plain
 data (metric dicts, run folders, titles), so nothing here knows how the runs were made."""
+
 import json
 import os
 from collections.abc import Sequence
@@ -47,8 +48,9 @@ def plot_bars(metrics: dict[str, dict], path: str, keys: Sequence[str] = PLOTTED
     plt.close(figure)
 
 
-def plot_curves(records: dict[str, list[dict]], path: str,
-                keys: Sequence[str] = PLOTTED_METRICS) -> None:
+def plot_curves(
+    records: dict[str, list[dict]], path: str, keys: Sequence[str] = PLOTTED_METRICS
+) -> None:
     """Top row: each run's training losses (total and terms, from :func:`training_records`);
     bottom row: the held-out ``keys`` at every periodic evaluation, all runs in one panel."""
     names = list(records)
@@ -58,28 +60,38 @@ def plot_curves(records: dict[str, list[dict]], path: str,
         losses = [r for r in records[name] if "total_loss" in r]
         terms = ["total_loss"] + sorted({k for r in losses for k in r if k.startswith("loss_")})
         for key in terms if len(terms) > 2 else terms[:1]:
-            axis.plot([r["iteration"] + 1 for r in losses], [r[key] for r in losses],
-                      label=key.replace("loss_", ""), lw=1.2)
+            axis.plot(
+                [r["iteration"] + 1 for r in losses],
+                [r[key] for r in losses],
+                label=key.replace("loss_", ""),
+                lw=1.2,
+            )
         axis.set_title(name, fontsize=9)
         axis.set_xlabel("iteration", fontsize=8)
         axis.set_yscale("log")
         axis.legend(fontsize=7)
-    for axis in axes[0][len(names):]:
+    for axis in axes[0][len(names) :]:
         axis.axis("off")
     for axis, key in zip(axes[1], keys):
         for name in names:
             evaluations = [r for r in records[name] if f"matting/{key}" in r]
             # periodic evaluations are logged at the last finished iteration, the final one
             # after it: plot both at the number of finished iterations
-            finished = max((r["iteration"] + 1 for r in records[name] if "total_loss" in r),
-                           default=0)
-            axis.plot([min(r["iteration"] + 1, finished) for r in evaluations],
-                      [r[f"matting/{key}"] for r in evaluations], marker="o", ms=3, label=name)
+            finished = max(
+                (r["iteration"] + 1 for r in records[name] if "total_loss" in r), default=0
+            )
+            axis.plot(
+                [min(r["iteration"] + 1, finished) for r in evaluations],
+                [r[f"matting/{key}"] for r in evaluations],
+                marker="o",
+                ms=3,
+                label=name,
+            )
         axis.set_title(f"held-out {key} during training", fontsize=9)
         axis.set_xlabel("iteration", fontsize=8)
         axis.set_yscale("log")
         axis.legend(fontsize=7)
-    for axis in axes[1][len(keys):]:
+    for axis in axes[1][len(keys) :]:
         axis.axis("off")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
@@ -101,11 +113,15 @@ def comparison_grid(val_root: str, predictions: dict[str, str], num_images: int)
     rows = []
     for stem in _stems(val_root)[:num_images]:
         file = f"{stem}.png"
-        panels = [with_title(read_image(os.path.join(val_root, "image", file)), "image"),
-                  _gray_panel(read_trimap(os.path.join(val_root, "trimap", file)) / 255, "trimap"),
-                  _gray_panel(read_alpha(os.path.join(val_root, "alpha", file)), "GT")]
-        panels += [_gray_panel(read_alpha(os.path.join(folder, file)), title)
-                   for title, folder in predictions.items()]
+        panels = [
+            with_title(read_image(os.path.join(val_root, "image", file)), "image"),
+            _gray_panel(read_trimap(os.path.join(val_root, "trimap", file)) / 255, "trimap"),
+            _gray_panel(read_alpha(os.path.join(val_root, "alpha", file)), "GT"),
+        ]
+        panels += [
+            _gray_panel(read_alpha(os.path.join(folder, file)), title)
+            for title, folder in predictions.items()
+        ]
         rows.append(join_panels(panels, axis=1))
     return join_panels(rows, axis=0)
 
@@ -114,8 +130,13 @@ def _stems(val_root: str) -> list[str]:
     return sorted(os.path.splitext(f)[0] for f in os.listdir(os.path.join(val_root, "image")))
 
 
-def ddc_at_alphas(val_root: str, predictions: dict[str, str], window: int = 11,
-                  k: Optional[int] = None, border: str = "zeros") -> dict[str, dict]:
+def ddc_at_alphas(
+    val_root: str,
+    predictions: dict[str, str],
+    window: int = 11,
+    k: Optional[int] = None,
+    border: str = "zeros",
+) -> dict[str, dict]:
     """The DDC loss (unweighted; ``window``, ``k``, ``border`` as in the criterion) of the GT
     alphas and of each prediction folder, averaged over the held-out images: over the whole image
     and over the trimap's unknown region. A prediction with a lower DDC loss than the GT's shows
@@ -130,24 +151,37 @@ def ddc_at_alphas(val_root: str, predictions: dict[str, str], window: int = 11,
     for stem in stems:
         file = f"{stem}.png"
         image = torch.from_numpy(read_image(os.path.join(val_root, "image", file)))
-        neighbours = select_neighbours(image.permute(2, 0, 1).float() / 255, window=window,
-                                       k=k, border=border)
+        neighbours = select_neighbours(
+            image.permute(2, 0, 1).float() / 255, window=window, k=k, border=border
+        )
         neighbours = tuple(t[None] for t in neighbours)  # (1, k, H, W)
         trimap = torch.from_numpy(read_trimap(os.path.join(val_root, "trimap", file)))
         unknown = unknown_mask(trimap_to_target(trimap))[None, None]
         folders = {"GT": os.path.join(val_root, "alpha"), **predictions}
         for name, folder in folders.items():
             alpha = torch.from_numpy(read_alpha(os.path.join(folder, file)))[None, None]
-            values = [ddc_loss(None, alpha.float(), window=window, k=k, border=border,
-                               neighbours=neighbours, mask=m)
-                      for m in (None, unknown)]
+            values = [
+                ddc_loss(
+                    None,
+                    alpha.float(),
+                    window=window,
+                    k=k,
+                    border=border,
+                    neighbours=neighbours,
+                    mask=m,
+                )
+                for m in (None, unknown)
+            ]
             sums[name] = sums.get(name, 0.0) + np.array([v.item() for v in values])
-    return {name: {"whole": float(total[0]) / len(stems), "unknown": float(total[1]) / len(stems)}
-            for name, total in sums.items()}
+    return {
+        name: {"whole": float(total[0]) / len(stems), "unknown": float(total[1]) / len(stems)}
+        for name, total in sums.items()
+    }
 
 
-def error_by_alpha(val_root: str, predictions: dict[str, str],
-                   opaque_tolerance: float = 0.01) -> dict[str, dict]:
+def error_by_alpha(
+    val_root: str, predictions: dict[str, str], opaque_tolerance: float = 0.01
+) -> dict[str, dict]:
     """Where each prediction's whole-image SAD comes from: the known pixels, and the trimap's
     unknown pixels split by their GT alpha into background (<= tol), foreground (>= 1 - tol)
     and partial; for the partial pixels also the signed error (prediction - GT), which tells an
@@ -169,12 +203,20 @@ def error_by_alpha(val_root: str, predictions: dict[str, str],
         for name, folder in predictions.items():
             signed = read_alpha(os.path.join(folder, file)) - gt
             error = np.abs(signed)
-            totals[name] = totals.get(name, 0.0) + np.array([
-                error[~unknown].sum(), error[unknown & background].sum(),
-                error[unknown & foreground].sum(), error[partial].sum(), signed[partial].sum()])
+            totals[name] = totals.get(name, 0.0) + np.array(
+                [
+                    error[~unknown].sum(),
+                    error[unknown & background].sum(),
+                    error[unknown & foreground].sum(),
+                    error[partial].sum(),
+                    signed[partial].sum(),
+                ]
+            )
     keys = ("known", "unknown bg", "unknown fg", "unknown partial", "partial signed")
-    return {name: {key: float(value) / len(stems) / 1000 for key, value in zip(keys, total)}
-            for name, total in totals.items()}
+    return {
+        name: {key: float(value) / len(stems) / 1000 for key, value in zip(keys, total)}
+        for name, total in totals.items()
+    }
 
 
 # --- markdown --------------------------------------------------------------------------------
@@ -192,30 +234,58 @@ def percent_change(value: float, reference: float) -> str:
 def error_section(errors: dict[str, dict], titles: dict[str, str]) -> list[str]:
     """Markdown on :func:`error_by_alpha` (``titles``: run name -> row title)."""
     keys = ("known", "unknown bg", "unknown fg", "unknown partial", "partial signed")
-    lines = ["## Where the error is", "",
-             "Each policy's SAD (first seed, from the saved 8-bit alphas) split into the trimap's"
-             " known pixels, where a neighbour loss can add texture noise, and its unknown pixels"
-             " by GT alpha: background (0), foreground (1) and partial; the signed error of the"
-             " partial pixels is positive when a policy makes them too opaque (solid veils, thick"
-             " strands), negative when too transparent (fading strands).", ""]
-    header = ["policy", "known", "unknown: GT 0", "unknown: GT 1", "unknown: GT partial",
-              "partial, signed", "sum"]
-    return lines + markdown_table(header, [
-        [titles[n], *(f"{e[k]:.4f}" for k in keys), f"{sum(e[k] for k in keys[:4]):.4f}"]
-        for n, e in errors.items()])
+    lines = [
+        "## Where the error is",
+        "",
+        "Each policy's SAD (first seed, from the saved 8-bit alphas) split into the trimap's"
+        " known pixels, where a neighbour loss can add texture noise, and its unknown pixels"
+        " by GT alpha: background (0), foreground (1) and partial; the signed error of the"
+        " partial pixels is positive when a policy makes them too opaque (solid veils, thick"
+        " strands), negative when too transparent (fading strands).",
+        "",
+    ]
+    header = [
+        "policy",
+        "known",
+        "unknown: GT 0",
+        "unknown: GT 1",
+        "unknown: GT partial",
+        "partial, signed",
+        "sum",
+    ]
+    return lines + markdown_table(
+        header,
+        [
+            [titles[n], *(f"{e[k]:.4f}" for k in keys), f"{sum(e[k] for k in keys[:4]):.4f}"]
+            for n, e in errors.items()
+        ],
+    )
 
 
 def ddc_section(ddc: dict[str, dict], window: int, titles: dict[str, str]) -> list[str]:
     """Markdown on :func:`ddc_at_alphas` (``titles``: run name -> row title)."""
     gt = ddc["GT"]
-    lines = ["## DDC's optimum and the GT", "",
-             f"The DDC loss (window {window}, unweighted) of the GT alphas and of each policy's"
-             " predictions on the held-out images (first seed). A prediction below the GT"
-             " satisfies DDC better than the GT does: on this data the loss's optimum is not the"
-             " GT, which limits how close trimap-only supervision can come to alpha supervision"
-             " in the unknown region.", ""]
-    rows = [[titles.get(n, "GT alpha"), *(
-        f"{ddc[n][region]:.4f} ({percent_change(ddc[n][region], gt[region])})" if n != "GT"
-        else f"{ddc[n][region]:.4f}" for region in ("whole", "unknown"))] for n in ddc]
+    lines = [
+        "## DDC's optimum and the GT",
+        "",
+        f"The DDC loss (window {window}, unweighted) of the GT alphas and of each policy's"
+        " predictions on the held-out images (first seed). A prediction below the GT"
+        " satisfies DDC better than the GT does: on this data the loss's optimum is not the"
+        " GT, which limits how close trimap-only supervision can come to alpha supervision"
+        " in the unknown region.",
+        "",
+    ]
+    rows = [
+        [
+            titles.get(n, "GT alpha"),
+            *(
+                f"{ddc[n][region]:.4f} ({percent_change(ddc[n][region], gt[region])})"
+                if n != "GT"
+                else f"{ddc[n][region]:.4f}"
+                for region in ("whole", "unknown")
+            ),
+        ]
+        for n in ddc
+    ]
     header = ["alpha", "DDC, whole image (vs GT)", "DDC, unknown region (vs GT)"]
     return lines + markdown_table(header, rows)

@@ -17,6 +17,7 @@ gather); ``reference-sum-sqrt`` the same with the distance written as ``sqrt(sum
 
     python tools/benchmark_ddc.py --batch 2 --size 512 --window 11 [--repeats 3] [--device cpu]
 """
+
 import argparse
 import json
 import math
@@ -180,9 +181,7 @@ def format_report(args, results: list) -> tuple:
             continue
         speedup = baseline["seconds"] / max(fast["seconds"], 1e-12)
         memory_ratio = baseline["extra_bytes"] / max(fast["extra_bytes"], 1)
-        lines.append(
-            f"{name} / fast: {speedup:.1f}x time, {memory_ratio:.1f}x extra memory"
-        )
+        lines.append(f"{name} / fast: {speedup:.1f}x time, {memory_ratio:.1f}x extra memory")
         agree &= math.isclose(fast["loss"], baseline["loss"], rel_tol=1e-5, abs_tol=1e-7)
     losses = ", ".join(f"{result['loss']:.8f}" for result in results)
     lines.append(f"loss values {'agree' if agree else 'DISAGREE'} ({losses})")

@@ -10,6 +10,7 @@ https://dl.fbaipublicfiles.com/dino/dino_deitsmall16_pretrain/dino_deitsmall16_p
 MAE ViT-B/16 https://dl.fbaipublicfiles.com/mae/pretrain/mae_pretrain_vit_base.pth.
 The output ``{"model": {"backbone.*": ...}}`` is what ``train.init_checkpoint`` expects.
 """
+
 import argparse
 import os
 import sys
@@ -30,12 +31,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("source", type=Path, help="DINO / MAE / timm ViT checkpoint (.pth)")
     parser.add_argument("output", type=Path, help="converted checkpoint to write (.pth)")
     parser.add_argument(
-        "--in-chans", type=int, default=3,
+        "--in-chans",
+        type=int,
+        default=3,
         help="input channels of the model: 3 (RGB) or 4 (RGB + trimap; extra weights are zero)",
     )
     parser.add_argument("--prefix", default="backbone.", help="module prefix of the backbone")
     parser.add_argument(
-        "--allow-pickle", action="store_true",
+        "--allow-pickle",
+        action="store_true",
         help="read files holding arbitrary pickled objects (only for files you trust)",
     )
     return parser.parse_args(argv)

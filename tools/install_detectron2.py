@@ -15,6 +15,7 @@ Called by ``make`` (see the Makefile's ``setup`` target); safe to run again.
 The sdist is downloaded from the package index once, checked against a pinned SHA-256, and
 cached under ``.venv/cache`` (or ``$D2_SDIST`` may point at a local copy for offline machines).
 """
+
 import argparse
 import hashlib
 import importlib.util

@@ -13,6 +13,7 @@ The config provides ``model``, ``dataloader.{train,test,evaluator}``, ``optimize
 ``lr_multiplier`` and ``train`` (see ``configs/common/train.py``). Nothing here knows about a
 particular model: the matting-specific parts come from the config.
 """
+
 import logging
 
 from detectron2.config import LazyConfig, instantiate

@@ -11,6 +11,7 @@ the first ``--rows`` in name order) are stacked top to bottom with white gaps, u
 written as a maximally compressed PNG (lossless). A picture over ``--max-kb`` is still written,
 with a warning to use fewer rows.
 """
+
 import argparse
 import os
 import sys
@@ -84,11 +85,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     write_png(args.output, figure, compression=9)
     size = os.path.getsize(args.output)
     names = ", ".join(os.path.basename(path) for path in paths)
-    print(f"wrote {args.output}: {figure.shape[1]}x{figure.shape[0]} px, {size / 1024:.0f} KB "
-          f"({names} from {args.visuals})")
+    print(
+        f"wrote {args.output}: {figure.shape[1]}x{figure.shape[0]} px, {size / 1024:.0f} KB "
+        f"({names} from {args.visuals})"
+    )
     if size > args.max_kb * 1024:
-        print(f"warning: {args.output} is over {args.max_kb:.0f} KB; use fewer --rows",
-              file=sys.stderr)
+        print(
+            f"warning: {args.output} is over {args.max_kb:.0f} KB; use fewer --rows",
+            file=sys.stderr,
+        )
     return 0
 
 

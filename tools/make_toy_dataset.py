@@ -16,6 +16,7 @@ written, so a half-written dataset is never marked complete. The parameters incl
 the generator's source, so editing it regenerates the data. Samples are pure functions of
 (seed, index, size): the output does not depend on ``--workers``.
 """
+
 import argparse
 import hashlib
 import json
@@ -59,8 +60,10 @@ def generation_parameters(num_train: int, num_val: int, size: int, seed: int) ->
         "num_val": num_val,
         "size": size,
         "seed": seed,
-        "splits": {"train": synthetic.SPLIT_FIRST_INDEX["train"],
-                   "val": synthetic.SPLIT_FIRST_INDEX["val"]},
+        "splits": {
+            "train": synthetic.SPLIT_FIRST_INDEX["train"],
+            "val": synthetic.SPLIT_FIRST_INDEX["val"],
+        },
     }
 
 
@@ -98,8 +101,11 @@ def _clear_previous_run(output: str) -> None:
         return
     entries = set(os.listdir(output))
     foreign = sorted(entries - set(SPLITS) - {MARKER, MARKER + ".tmp"})
-    foreign += [f"{split}/" for split in SPLITS if split in entries
-                and not _is_generated_split(os.path.join(output, split))]
+    foreign += [
+        f"{split}/"
+        for split in SPLITS
+        if split in entries and not _is_generated_split(os.path.join(output, split))
+    ]
     if foreign:
         raise SystemExit(
             f"{output} holds files this tool did not write ({', '.join(foreign[:5])}); "
@@ -112,16 +118,24 @@ def _clear_previous_run(output: str) -> None:
         shutil.rmtree(os.path.join(output, split), ignore_errors=True)
 
 
-def make_toy_dataset(output: str, num_train: int = 200, num_val: int = 20, size: int = 128,
-                     seed: int = 0, workers: int = 1) -> bool:
+def make_toy_dataset(
+    output: str,
+    num_train: int = 200,
+    num_val: int = 20,
+    size: int = 128,
+    seed: int = 0,
+    workers: int = 1,
+) -> bool:
     """Write the dataset unless ``output`` already holds it with the same parameters.
 
     Returns:
         True if the dataset was (re)generated, False if it was already complete.
     """
     if min(num_train, num_val, seed) < 0 or workers < 1 or size < synthetic.MIN_SIZE:
-        raise SystemExit(f"need --num-train, --num-val, --seed >= 0, --workers >= 1 and "
-                         f"--size >= {synthetic.MIN_SIZE}")
+        raise SystemExit(
+            f"need --num-train, --num-val, --seed >= 0, --workers >= 1 and "
+            f"--size >= {synthetic.MIN_SIZE}"
+        )
     parameters = generation_parameters(num_train, num_val, size, seed)
     marker = os.path.join(output, MARKER)
     if _read_marker(marker) == parameters:
@@ -129,8 +143,11 @@ def make_toy_dataset(output: str, num_train: int = 200, num_val: int = 20, size:
         print(f"{output} is up to date ({num_train} train, {num_val} val, {size}px, seed {seed})")
         return False
     _clear_previous_run(output)
-    tasks = [(output, split, position, size, seed)
-             for split, count in zip(SPLITS, (num_train, num_val)) for position in range(count)]
+    tasks = [
+        (output, split, position, size, seed)
+        for split, count in zip(SPLITS, (num_train, num_val))
+        for position in range(count)
+    ]
     start = time.perf_counter()
     with tqdm(total=len(tasks), desc=f"writing {output}", unit="sample") as progress:
         if workers == 1:
@@ -147,8 +164,10 @@ def make_toy_dataset(output: str, num_train: int = 200, num_val: int = 20, size:
     with open(marker + ".tmp", "w") as temporary:
         json.dump(parameters, temporary, indent=2, sort_keys=True)
     os.replace(marker + ".tmp", marker)  # atomic: the marker appears only when all is written
-    print(f"wrote {num_train} train + {num_val} val samples of {size}px to {output} "
-          f"in {time.perf_counter() - start:.1f} s")
+    print(
+        f"wrote {num_train} train + {num_val} val samples of {size}px to {output} "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
     return True
 
 
@@ -159,11 +178,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--num-val", type=int, default=20, help="validation images")
     parser.add_argument("--size", type=int, default=128, help="side of the square images")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed")
-    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
-                        help="processes (the output does not depend on it)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="processes (the output does not depend on it)",
+    )
     args = parser.parse_args(argv)
-    make_toy_dataset(args.output, args.num_train, args.num_val, args.size, args.seed,
-                     args.workers)
+    make_toy_dataset(args.output, args.num_train, args.num_val, args.size, args.seed, args.workers)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ Examples::
     python tools/make_trimap_labels.py --input AM-2K/train/mask --output AM-2K/train/trimap \\
         --mode trimap --seed 0 --workers 4
 """
+
 import argparse
 import json
 import os
@@ -105,20 +106,27 @@ def make_labels(
     if not os.path.isdir(input_dir):
         raise SystemExit(f"input folder not found: {input_dir}")
     names = sorted(
-        name for name in os.listdir(input_dir)
+        name
+        for name in os.listdir(input_dir)
         if os.path.splitext(name)[1].lower() in io.LABEL_EXTENSIONS and not name.startswith(".")
     )
     if not names:
         raise SystemExit(f"no label files ({' '.join(io.LABEL_EXTENSIONS)}) in {input_dir}")
-    recipe = dict(mode=mode, kernel_size=kernel_size, seed=seed, resolution=resolution,
-                  source=os.path.basename(os.path.normpath(input_dir)))
+    recipe = dict(
+        mode=mode,
+        kernel_size=kernel_size,
+        seed=seed,
+        resolution=resolution,
+        source=os.path.basename(os.path.normpath(input_dir)),
+    )
     _check_recipe(output_dir, recipe, overwrite)
     jobs = []
     for name in names:
         output_path = os.path.join(output_dir, os.path.splitext(name)[0] + ".png")
         if overwrite or not os.path.isfile(output_path):
-            jobs.append((os.path.join(input_dir, name), output_path, mode, kernel_size, seed,
-                         resolution))
+            jobs.append(
+                (os.path.join(input_dir, name), output_path, mode, kernel_size, seed, resolution)
+            )
     progress = dict(total=len(jobs), desc=f"{mode} labels -> {output_dir}", unit="file")
     if workers > 1:
         with Pool(workers) as pool:
@@ -139,23 +147,42 @@ def _split_jobs(names: list) -> list:
         if recipe is None:
             raise SystemExit(f"split {name!r} uses the labels shipped with the dataset")
         root = builtin_split_root(name)
-        jobs.append((os.path.join(root, recipe.source_dir), os.path.join(root, recipe.output_dir),
-                     recipe.mode, recipe.kernel_size, recipe.seed))
+        jobs.append(
+            (
+                os.path.join(root, recipe.source_dir),
+                os.path.join(root, recipe.output_dir),
+                recipe.mode,
+                recipe.kernel_size,
+                recipe.seed,
+            )
+        )
     return jobs
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", action="append", default=[],
-                        help="built-in split whose generated labels to make (repeatable)")
+    parser.add_argument(
+        "--split",
+        action="append",
+        default=[],
+        help="built-in split whose generated labels to make (repeatable)",
+    )
     parser.add_argument("--input", help="folder of GT alphas (modes trimap, mask) or masks (band)")
     parser.add_argument("--output", help="folder to write the labels to")
     parser.add_argument("--mode", choices=MODES, default="trimap")
-    parser.add_argument("--kernel-size", type=int, default=None,
-                        help="fixed kernel size (default: random in [1, 29] for fg and bg)")
+    parser.add_argument(
+        "--kernel-size",
+        type=int,
+        default=None,
+        help="fixed kernel size (default: random in [1, 29] for fg and bg)",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--resolution", type=int, default=LABEL_RESOLUTION,
-                        help="square working resolution (0: the file's own size)")
+    parser.add_argument(
+        "--resolution",
+        type=int,
+        default=LABEL_RESOLUTION,
+        help="square working resolution (0: the file's own size)",
+    )
     parser.add_argument("--workers", type=int, default=0, help="processes (0: in this process)")
     parser.add_argument("--overwrite", action="store_true", help="remake existing label files")
     args = parser.parse_args(argv)
@@ -174,14 +201,25 @@ def main(argv=None) -> int:
         jobs = [(args.input, args.output, args.mode, args.kernel_size, args.seed)]
     failed = False
     for input_dir, output_dir, mode, kernel_size, seed in jobs:
-        summary = make_labels(input_dir, output_dir, mode=mode, kernel_size=kernel_size, seed=seed,
-                              resolution=args.resolution, workers=args.workers,
-                              overwrite=args.overwrite)
+        summary = make_labels(
+            input_dir,
+            output_dir,
+            mode=mode,
+            kernel_size=kernel_size,
+            seed=seed,
+            resolution=args.resolution,
+            workers=args.workers,
+            overwrite=args.overwrite,
+        )
         print(f"{output_dir}: {summary['written']} written, {summary['kept']} kept (existing)")
         if summary["errors"]:
             failed = True
-            print(f"{len(summary['errors'])} file(s) failed:", *summary["errors"], sep="\n  ",
-                  file=sys.stderr)
+            print(
+                f"{len(summary['errors'])} file(s) failed:",
+                *summary["errors"],
+                sep="\n  ",
+                file=sys.stderr,
+            )
     return 1 if failed else 0
 
 

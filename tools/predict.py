@@ -17,6 +17,7 @@ the exit code is the number of failed images (at most 255), 0 when all succeeded
 stop everything before the first image (bad config, checkpoint, background, no input) exit 2.
 An ``--input`` that matches no image counts as one failure.
 """
+
 import argparse
 import glob
 import os
@@ -61,7 +62,8 @@ def collect_inputs(patterns: Sequence[str]) -> tuple[list[str], list[str]]:
     for pattern in patterns:
         if os.path.isdir(pattern):
             matches = sorted(
-                os.path.join(pattern, name) for name in os.listdir(pattern)
+                os.path.join(pattern, name)
+                for name in os.listdir(pattern)
                 if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
                 and not name.startswith(".")
             )
@@ -138,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", required=True, help="output folder")
     parser.add_argument("--device", default="auto", help=f"one of {DEVICES} or cuda:N")
     parser.add_argument(
-        "--max-side", type=int, default=None,
+        "--max-side",
+        type=int,
+        default=None,
         help="predict larger images at this longer side and resize the alpha back "
         "(default: the config's model.max_side; needed for very large images)",
     )
@@ -146,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--trimap", default=None, help="folder of <stem>.png trimaps, for trimap-input models"
     )
     parser.add_argument(
-        "--background", default=None,
+        "--background",
+        default=None,
         help="also write composites over this colour (white, #00ff00, 0,255,0) or image file",
     )
     return parser
@@ -179,8 +184,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(f"{type(error).__name__}: {error}")
 
     start = time.perf_counter()
-    progress = tqdm(zip(files, output_names(files)), total=len(files), unit="img",
-                    desc="predict", dynamic_ncols=True)
+    progress = tqdm(
+        zip(files, output_names(files)),
+        total=len(files),
+        unit="img",
+        desc="predict",
+        dynamic_ncols=True,
+    )
     for file_name, name in progress:
         try:
             trimap = None if args.trimap is None else find_trimap(args.trimap, file_name)
@@ -193,8 +203,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     elapsed = time.perf_counter() - start
     done = len(files) + len(unmatched) - len(failures)
-    print(f"{done} of {len(files)} images written to {args.output} in {elapsed:.1f} s "
-          f"({len(files) / max(elapsed, 1e-9):.2f} img/s)")
+    print(
+        f"{done} of {len(files)} images written to {args.output} in {elapsed:.1f} s "
+        f"({len(files) / max(elapsed, 1e-9):.2f} img/s)"
+    )
     if failures:
         print(f"{len(failures)} failed:", file=sys.stderr)
         for file_name, reason in failures:

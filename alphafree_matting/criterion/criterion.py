@@ -7,6 +7,7 @@ Swapping a supervision policy is one config line, e.g.::
     model.criterion.losses = {"alpha_l1": 1.0}             # fine-label baseline
     model.criterion.region = "unknown"                     # DDC over the unknown region only
 """
+
 import logging
 from collections.abc import Mapping
 from typing import Optional

@@ -21,6 +21,7 @@ gradient and scales it on backward. Memory stays O(B*k*H*W) (the neighbour maps)
 (B, H*W) temporaries. The straightforward unfold formulation lives in :mod:`.ddc_reference`;
 both agree to float32 rounding (and up to ties, see ``neighbours``).
 """
+
 import logging
 import math
 from typing import Callable, Optional

@@ -11,6 +11,7 @@ the default). On CPU that reduction over the channel dimension of this layout is
 magnitude slower than writing it out; ``norm="sum_sqrt"`` (``sqrt(sum(diff ** 2))``, same
 values to float32 rounding) is the stricter baseline the benchmark also reports.
 """
+
 import logging
 import math
 from functools import partial

@@ -23,6 +23,7 @@ Border modes:
   fewer than ``k`` selectable pixels leaves empty slots, marked ``NO_NEIGHBOUR`` (-1) with
   distance ``inf``.
 """
+
 import logging
 import math
 import sys

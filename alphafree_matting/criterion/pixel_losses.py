@@ -4,6 +4,7 @@ All take ``alpha`` (B, 1, H, W) in [0, 1] and return a float32 scalar, computed 
 autocast disabled. A loss over an empty set of pixels is 0 -- never NaN -- and stays connected to
 ``alpha`` (its gradient is zero), so a batch without known pixels still back-propagates.
 """
+
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager

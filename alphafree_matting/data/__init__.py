@@ -4,6 +4,7 @@ Importing this package registers the built-in splits (AM-2K, P3M-10K, toy data; 
 ``datasets/README.md``) in detectron2's ``DatasetCatalog``, lazily: nothing is read from disk
 until a split is used.
 """
+
 from .datasets import (
     BUILTIN_SPLITS,
     LABEL_KINDS,

@@ -19,6 +19,7 @@ reported together in one :class:`~.io.MattingDataError`. ``verify=True`` also re
 file's header and reports unreadable files and size mismatches in one message; without it they
 are caught when the mapper reads the sample.
 """
+
 import logging
 import os
 from collections.abc import Sequence
@@ -91,7 +92,10 @@ def _list_folder(folder: str, extensions: Sequence[str], what: str, hint: str) -
 
 
 def _match_stems(
-    images: dict[str, str], labels: dict[str, str], image_folder: str, label_folder: str,
+    images: dict[str, str],
+    labels: dict[str, str],
+    image_folder: str,
+    label_folder: str,
     missing_labels: str,
 ) -> list[str]:
     """Stems with both an image and a label; raise (or warn, for "skip") on the others."""
@@ -107,11 +111,15 @@ def _match_stems(
         return sorted(images)
     problems = []
     if no_label:
-        problems.append(f"{len(no_label)} image(s) in {image_folder} without a label in "
-                        f"{label_folder}: {_listing(no_label)}")
+        problems.append(
+            f"{len(no_label)} image(s) in {image_folder} without a label in "
+            f"{label_folder}: {_listing(no_label)}"
+        )
     if no_image:
-        problems.append(f"{len(no_image)} label(s) in {label_folder} without an image in "
-                        f"{image_folder}: {_listing(no_image)}")
+        problems.append(
+            f"{len(no_image)} label(s) in {label_folder} without an image in "
+            f"{image_folder}: {_listing(no_image)}"
+        )
     if missing_labels == "error":
         raise MattingDataError(
             "; ".join(problems) + ". Add or remove the files, or register the split with "
@@ -197,8 +205,12 @@ def load_matting_folder(
         dataset_dicts.append(record)
     if verify:
         _verify_headers(dataset_dicts)
-    logger.info("Listed %d matting samples from %s (labels: %s)", len(dataset_dicts), root,
-                ", ".join(label_dirs) or "none")
+    logger.info(
+        "Listed %d matting samples from %s (labels: %s)",
+        len(dataset_dicts),
+        root,
+        ", ".join(label_dirs) or "none",
+    )
     return dataset_dicts
 
 
@@ -238,7 +250,10 @@ def register_matting_folder(
     DatasetCatalog.register(
         name,
         lambda: load_matting_folder(
-            root, image_dir=image_dir, label_dirs=label_dirs, missing_labels=missing_labels,
+            root,
+            image_dir=image_dir,
+            label_dirs=label_dirs,
+            missing_labels=missing_labels,
             verify=verify,
         ),
     )
@@ -296,7 +311,8 @@ BUILTIN_SPLITS: dict[str, BuiltinSplit] = {
     "am2k_train": _am2k("train", (("trimap", "trimap"),), LabelRecipe("mask", "trimap")),
     **{
         f"am2k_train_k{size}": _am2k(
-            "train", (("trimap", f"trimap_k{size}"),),
+            "train",
+            (("trimap", f"trimap_k{size}"),),
             LabelRecipe("mask", f"trimap_k{size}", kernel_size=size),
         )
         for size in (10, 20, 30)

@@ -11,6 +11,7 @@ Single-channel label files (alphas, trimaps, masks) saved with 3 or 4 channels a
 the colour channels are equal (a gray image saved as colour); an RGBA file whose A channel is
 not uniformly opaque is a cut-out and its A channel is the label. Anything else is rejected.
 """
+
 import logging
 import os
 from typing import Optional

@@ -5,6 +5,7 @@ geometric plan (random scale, random crop biased towards unknown pixels, h-flip,
 :mod:`.transforms`) and apply it identically to every array. Test: the whole image, no label
 read (the evaluator reads the GT itself), except the trimap of trimap-input models.
 """
+
 import logging
 from typing import Any, Callable, Optional, Union
 
@@ -146,8 +147,15 @@ class MattingDatasetMapper:
     def __repr__(self) -> str:
         options = ", ".join(
             f"{name}={getattr(self, name)!r}"
-            for name in ("is_train", "crop_size", "scale_range", "hflip_prob", "unknown_crop_bias",
-                         "label", "trimap_input")
+            for name in (
+                "is_train",
+                "crop_size",
+                "scale_range",
+                "hflip_prob",
+                "unknown_crop_bias",
+                "label",
+                "trimap_input",
+            )
         )
         return f"MattingDatasetMapper({options})"
 
@@ -169,7 +177,8 @@ class MattingDatasetMapper:
                 "rule v < 85 -> background, v >= 170 -> foreground, else unknown. Further files "
                 "are not reported. Save trimaps as PNG (JPEG compression changes values) or "
                 "remake them with tools/make_trimap_labels.py.",
-                path, np.flatnonzero(counts)[:5].tolist(),
+                path,
+                np.flatnonzero(counts)[:5].tolist(),
             )
         return trimap
 
@@ -198,8 +207,12 @@ class MattingDatasetMapper:
 
         rng = np.random.default_rng(np.random.randint(2**31))  # seeded per worker by detectron2
         plan = sample_geometric_transforms(
-            rng, *image_size, crop_size=self.crop_size, scale_range=self.scale_range,
-            hflip_prob=self.hflip_prob, unknown=_unknown_region(trimap, alpha),
+            rng,
+            *image_size,
+            crop_size=self.crop_size,
+            scale_range=self.scale_range,
+            hflip_prob=self.hflip_prob,
+            unknown=_unknown_region(trimap, alpha),
             unknown_bias=self.unknown_crop_bias,
         )
         image = apply_transforms(plan, image, ArrayKind.IMAGE)

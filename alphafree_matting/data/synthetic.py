@@ -16,6 +16,7 @@ is ``np.random.default_rng([seed, index])``, so any subset regenerates identical
 order or the number of processes. The order of the random draws inside :func:`make_sample` is part
 of the definition of the data (change it and the data changes).
 """
+
 import colorsys
 import logging
 import math
@@ -83,8 +84,11 @@ def trimap_kernel_range(size: int) -> tuple[int, int]:
 
 # --- textures --------------------------------------------------------------------------------
 def _random_colours(
-    rng: np.random.Generator, count: int, hues: tuple[float, float],
-    saturation: tuple[float, float], value: tuple[float, float],
+    rng: np.random.Generator,
+    count: int,
+    hues: tuple[float, float],
+    saturation: tuple[float, float],
+    value: tuple[float, float],
 ) -> np.ndarray:
     """``(count, 3)`` float32 RGB colours in [0, 1] drawn uniformly in an HSV box."""
     colours = []
@@ -220,7 +224,8 @@ def _core_radius(rng: np.random.Generator, size: int):
 def _sector_weight(angle: np.ndarray, centres: np.ndarray, half_width: float) -> np.ndarray:
     """Smooth bumps in [0, 1], exactly 0 farther than ``half_width`` radians from ``centres``."""
     closeness = (np.cos(angle[..., None] - centres) - math.cos(half_width)) / (
-        1.0 - math.cos(half_width))
+        1.0 - math.cos(half_width)
+    )
     return (np.clip(closeness, 0.0, 1.0) ** 2).max(-1)
 
 
@@ -272,7 +277,7 @@ def _draw_strand(canvas: np.ndarray, curve: np.ndarray, widths, opacities) -> No
     y1, x1 = min(bottom_right[1], canvas.shape[0]), min(bottom_right[0], canvas.shape[1])
     if y1 <= y0 or x1 <= x0:
         return
-    window = local[y0 - top_left[1]:y1 - top_left[1], x0 - top_left[0]:x1 - top_left[0]]
+    window = local[y0 - top_left[1] : y1 - top_left[1], x0 - top_left[0] : x1 - top_left[0]]
     np.maximum(canvas[y0:y1, x0:x1], window, out=canvas[y0:y1, x0:x1])
 
 
@@ -287,15 +292,24 @@ def _make_strands(rng, size, centre, radius, count, opacity) -> np.ndarray:
         else:
             root_angle = rng.uniform(-math.pi, math.pi)
         root_radius = float(radius(root_angle)) * rng.uniform(0.85, 0.98)
-        root = np.array([centre[1] + root_radius * math.cos(root_angle),
-                         centre[0] + root_radius * math.sin(root_angle)])  # (x, y)
+        root = np.array(
+            [
+                centre[1] + root_radius * math.cos(root_angle),
+                centre[0] + root_radius * math.sin(root_angle),
+            ]
+        )  # (x, y)
         heading = root_angle + rng.normal(0.0, 0.35)
         direction = np.array([math.cos(heading), math.sin(heading)])
         normal = np.array([-direction[1], direction[0]])
         length = size * rng.uniform(0.1, 0.3)
         bend = rng.uniform(-0.35, 0.35) * length
-        control = np.stack([root, root + 0.5 * length * direction + bend * normal,
-                            root + length * direction + rng.uniform(0.0, 1.5) * bend * normal])
+        control = np.stack(
+            [
+                root,
+                root + 0.5 * length * direction + bend * normal,
+                root + length * direction + rng.uniform(0.0, 1.5) * bend * normal,
+            ]
+        )
         steps = int(math.ceil(length / 2)) + 2  # a segment every ~2 px
         t = np.linspace(0.0, 1.0, steps - 1)  # one width / opacity per segment
         widths = scale * (rng.uniform(0.8, 1.8) * (1 - t) + rng.uniform(0.25, 0.5) * t)
@@ -389,15 +403,37 @@ def make_sample(
     if size < MIN_SIZE:
         raise ValueError(f"size must be >= {MIN_SIZE} pixels, got {size}")
     rng = np.random.default_rng([seed, index])
-    alpha = make_alpha(rng, size, num_strands=num_strands, veil_probability=veil_probability,
-                       soft_edge_probability=soft_edge_probability)
-    foreground = make_texture(rng, size, FOREGROUND_HUES, saturation=(0.35, 0.85),
-                              value=(0.35, 0.95), contrast=texture_contrast)
-    background = make_texture(rng, size, BACKGROUND_HUES, saturation=(0.15, 0.7),
-                              value=(0.15, 0.85), contrast=texture_contrast)
+    alpha = make_alpha(
+        rng,
+        size,
+        num_strands=num_strands,
+        veil_probability=veil_probability,
+        soft_edge_probability=soft_edge_probability,
+    )
+    foreground = make_texture(
+        rng,
+        size,
+        FOREGROUND_HUES,
+        saturation=(0.35, 0.85),
+        value=(0.35, 0.95),
+        contrast=texture_contrast,
+    )
+    background = make_texture(
+        rng,
+        size,
+        BACKGROUND_HUES,
+        saturation=(0.15, 0.7),
+        value=(0.15, 0.85),
+        contrast=texture_contrast,
+    )
     low, high = kernel_range if kernel_range is not None else trimap_kernel_range(size)
     kernels = (int(rng.integers(low, high + 1)), int(rng.integers(low, high + 1)))
     trimap = alpha_to_trimap(alpha, kernel_size=kernels, resolution=0)
     image = np.round(composite(foreground, background, alpha) * 255.0).astype(np.uint8)
-    return {"image": image, "alpha": alpha, "trimap": trimap,
-            "foreground": foreground, "background": background}
+    return {
+        "image": image,
+        "alpha": alpha,
+        "trimap": trimap,
+        "foreground": foreground,
+        "background": background,
+    }

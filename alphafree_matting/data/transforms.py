@@ -7,6 +7,7 @@ what an array holds (:class:`ArrayKind`): images and alphas are resized linearly
 and validity masks with nearest neighbour; padding is 0 for images and alphas, unknown (128) for
 trimaps, False for validity, so padding never counts as a known label.
 """
+
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass

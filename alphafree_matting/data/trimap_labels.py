@@ -14,6 +14,7 @@ Known labels never contradict the source: after the resizes, a foreground pixel 
 (or lies inside the mask) and a background pixel alpha = 0 (or lies outside the mask); pixels
 the nearest resizes would mislabel are set to unknown (:func:`enforce_known_consistency`).
 """
+
 import hashlib
 from typing import Optional, Union
 

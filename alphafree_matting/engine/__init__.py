@@ -1,4 +1,5 @@
 """Glue between the plugin and detectron2's training engine."""
+
 from .checkpointer import AtomicCheckpointer, atomic_write
 from .defaults import check_init_checkpoint, load_model_weights, record_results
 from .distributed import create_ddp_model, create_local_process_group, launch

@@ -6,6 +6,7 @@ checkpoint, or an empty tag that makes ``--resume`` fail. Here every file is wri
 temporary name in the same folder, flushed to disk, and moved into place with ``os.replace``,
 which is atomic on POSIX and Windows: a reader sees the old file or the new one, never half of one.
 """
+
 import logging
 import os
 from collections.abc import Iterator

@@ -1,5 +1,6 @@
 """Small pieces the training script composes: fail-fast checks, checked weight loading and
 recording eval-only results."""
+
 import logging
 import os
 from collections.abc import Mapping

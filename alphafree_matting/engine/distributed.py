@@ -8,6 +8,7 @@ machine-local group of ``detectron2.utils.comm`` and a barrier. Everything detec
 that state (``comm`` helpers, per-rank seeding in ``default_setup``, the rank-sharded
 ``TrainingSampler``, ``create_ddp_model``, evaluator gathering) then works as on GPUs.
 """
+
 import logging
 import os
 import socket
@@ -150,7 +151,13 @@ def launch(
         _gloo_worker,
         nprocs=num_gpus_per_machine,
         args=(
-            main_func, world_size, num_gpus_per_machine, machine_rank, dist_url, args, timeout,
+            main_func,
+            world_size,
+            num_gpus_per_machine,
+            machine_rank,
+            dist_url,
+            args,
+            timeout,
             start_method == "fork",
         ),
         daemon=False,

@@ -8,6 +8,7 @@ layers and ``pos_embed`` (biases keep it, as in ViTMatte); the lr of backbone bl
 ``decay ** (num_layers + 1)``,
 everything else (decoder, residual conv blocks) by 1.
 """
+
 import re
 from collections import defaultdict
 from collections.abc import Sequence

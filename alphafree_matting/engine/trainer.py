@@ -7,6 +7,7 @@
 
 The criterion computes its losses in float32 under any autocast.
 """
+
 import logging
 import time
 

@@ -1,4 +1,5 @@
 """Matting evaluation: benchmark metrics (pure functions), detectron2 evaluator, visual grids."""
+
 from alphafree_matting.evaluation.evaluator import (
     PROTOCOLS,
     MattingEvaluator,

@@ -5,6 +5,7 @@ dict, gathers the per-image rows to the main process and returns ``{"matting": {
 which detectron2's ``print_csv_format``, ``EvalHook`` and ``flatten_results_dict`` (EventStorage,
 TensorBoard, metrics.json) handle as they are.
 """
+
 import csv
 import json
 import logging
@@ -211,7 +212,8 @@ class MattingEvaluator(DatasetEvaluator):
             if self._num_without_gt == 0:
                 logger.warning(
                     "No GT alpha ('alpha_file_name') for %s: predicted, not scored. "
-                    "Further images without GT are only counted.", file_name,
+                    "Further images without GT are only counted.",
+                    file_name,
                 )
             self._num_without_gt += 1
 
@@ -231,7 +233,8 @@ class MattingEvaluator(DatasetEvaluator):
                 logger.warning(
                     "No trimap ('trimap_file_name') for %s: its trimap-dependent metrics "
                     "(SAD-T, MSE-T, unknown-region keys) are skipped. Further images without "
-                    "trimap are only counted.", file_name,
+                    "trimap are only counted.",
+                    file_name,
                 )
             self._num_without_trimap += 1
         row: dict[str, Any] = {"image_id": image_id}
@@ -280,7 +283,8 @@ class MattingEvaluator(DatasetEvaluator):
         if num_without_trimap:
             logger.info(
                 "%s: %d image(s) without trimap, trimap-dependent metrics skipped for them.",
-                name, num_without_trimap,
+                name,
+                num_without_trimap,
             )
         if not rows:
             logger.warning(

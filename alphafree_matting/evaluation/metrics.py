@@ -17,6 +17,7 @@ agreement at the Conn thresholds); ``trimap`` is ``(H, W)`` with the stored valu
 128 (unknown), 255 (foreground). SAD-like values are in thousands of pixels (``/ 1000``), as
 matting papers print them.
 """
+
 from collections import OrderedDict
 from typing import Optional
 
@@ -167,9 +168,7 @@ def _dim_derivative_kernel(sigma: float) -> np.ndarray:
     return kernel / np.sqrt(np.sum(kernel**2))
 
 
-def dim_gaussian_gradient_magnitude(
-    alpha: np.ndarray, sigma: float = GRADIENT_SIGMA
-) -> np.ndarray:
+def dim_gaussian_gradient_magnitude(alpha: np.ndarray, sigma: float = GRADIENT_SIGMA) -> np.ndarray:
     """Gradient magnitude from DIM's ``gaussgradient`` (the unknown-region protocol's filter).
 
     Differs from :func:`gaussian_gradient_magnitude` in the kernel (truncated where the gaussian

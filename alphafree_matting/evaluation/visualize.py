@@ -4,6 +4,7 @@ One uint8 RGB array per image, OpenCV only (no matplotlib). Used by
 :class:`~alphafree_matting.evaluation.MattingEvaluator` (``max_visuals``), the predict tool and
 the demo.
 """
+
 from collections.abc import Sequence
 from typing import Optional
 
@@ -55,7 +56,13 @@ def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
 def _placeholder(height: int, width: int, text: str) -> np.ndarray:
     panel = np.full((height, width, 3), _PLACEHOLDER_GRAY, dtype=np.uint8)
     cv2.putText(
-        panel, text, (8, height // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+        panel,
+        text,
+        (8, height // 2),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.5,
+        (255, 255, 255),
+        1,
         cv2.LINE_AA,
     )
     return panel
@@ -76,7 +83,13 @@ def with_title(panel: np.ndarray, title: str) -> np.ndarray:
     """
     bar = np.full((TITLE_HEIGHT, panel.shape[1], 3), _WHITE, dtype=np.uint8)
     cv2.putText(
-        bar, title, (4, TITLE_HEIGHT - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
+        bar,
+        title,
+        (4, TITLE_HEIGHT - 7),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.45,
+        (0, 0, 0),
+        1,
         cv2.LINE_AA,
     )
     return np.concatenate([bar, panel], axis=0)

@@ -4,6 +4,7 @@ Module and parameter names follow the official ViTMatte decoder, so its checkpoi
 ``convstream.convs.N.{conv,bn}``, ``fusion_blks.N.conv.{conv,bn}``,
 ``matting_head.matting_convs.{0,1,3}``.
 """
+
 from collections.abc import Sequence
 
 import torch
@@ -125,8 +126,10 @@ class DetailCapture(nn.Module):
             )
         height, width = images.shape[-2:]
         stride = self.feature_stride
-        if height % stride or width % stride or (
-            tuple(features.shape[-2:]) != (height // stride, width // stride)
+        if (
+            height % stride
+            or width % stride
+            or (tuple(features.shape[-2:]) != (height // stride, width // stride))
         ):
             raise ValueError(
                 f"DetailCapture needs images of size H, W multiple of {self.feature_stride} and "

@@ -13,6 +13,7 @@ in evaluation too.
 * train: returns ``criterion(alpha_pred, image, targets)``, a dict of weighted scalar losses.
 * eval: returns ``[{"alpha": (1, H, W) in [0, 1]}]``, one per input, at the input's size.
 """
+
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -69,8 +70,11 @@ def _describe(index: int, item: dict[str, Any]) -> str:
 
 def _check_map(index: int, item: dict[str, Any], key: str, channels: int, hw: tuple[int, int]):
     value = item[key]
-    if not isinstance(value, torch.Tensor) or value.dim() != 3 or value.shape[0] != channels or (
-        tuple(value.shape[1:]) != hw
+    if (
+        not isinstance(value, torch.Tensor)
+        or value.dim() != 3
+        or value.shape[0] != channels
+        or (tuple(value.shape[1:]) != hw)
     ):
         shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
         raise ValueError(
@@ -85,8 +89,11 @@ def check_input(index: int, item: dict[str, Any], *, need_trimap: bool) -> tuple
     if not isinstance(item, dict) or "image" not in item:
         raise ValueError(f"batched_inputs[{index}] must be a dict with an 'image' tensor (3, H, W)")
     image = item["image"]
-    if not isinstance(image, torch.Tensor) or image.dim() != 3 or image.shape[0] != 3 or (
-        not image.is_floating_point() or image.numel() == 0
+    if (
+        not isinstance(image, torch.Tensor)
+        or image.dim() != 3
+        or image.shape[0] != 3
+        or (not image.is_floating_point() or image.numel() == 0)
     ):
         shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
         dtype = getattr(image, "dtype", None)
@@ -359,7 +366,12 @@ class MattingModel(nn.Module):
             logger.info(
                 "%s: images larger than max_side=%d are predicted at a smaller size and "
                 "the alpha resized back (first: %dx%d -> %dx%d)",
-                type(self).__name__, self.max_side, height, width, size[0], size[1],
+                type(self).__name__,
+                self.max_side,
+                height,
+                width,
+                size[0],
+                size[1],
             )
             self._logged_resize = True
         resized = dict(item)

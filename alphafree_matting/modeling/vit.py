@@ -11,6 +11,7 @@ checkpoints, so LazyConfig files and pretrained weights written for either load 
 The helpers below (window partition, decomposed relative position, absolute position
 interpolation, channel LayerNorm) are pure functions so they can be tested on their own.
 """
+
 import logging
 import math
 from collections.abc import Sequence
@@ -366,8 +367,10 @@ class ViT(Backbone):
         out_feature: str = "last_feat",
     ):
         super().__init__()
-        for name, indexes in (("window_block_indexes", window_block_indexes),
-                              ("residual_block_indexes", residual_block_indexes)):
+        for name, indexes in (
+            ("window_block_indexes", window_block_indexes),
+            ("residual_block_indexes", residual_block_indexes),
+        ):
             bad = [i for i in indexes if not 0 <= i < depth]
             if bad:
                 raise ValueError(f"ViT {name} {list(bad)} out of range for depth={depth}")

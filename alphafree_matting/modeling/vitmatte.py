@@ -5,6 +5,7 @@ DINO-pretrained) + :class:`~alphafree_matting.modeling.DetailCapture`, assembled
 ``configs/common/model.py``. The batching, normalisation, loss and inference logic is the
 model-agnostic :class:`~alphafree_matting.modeling.meta_arch.MattingModel`.
 """
+
 from .meta_arch import MattingModel
 
 __all__ = ["ViTMatte"]

@@ -7,6 +7,7 @@
 Source: https://download.pytorch.org/models/resnet34-b627a593.pth (torchvision's ResNet-34).
 The output ``{"model": {"backbone.*": ...}}`` is what ``train.init_checkpoint`` expects.
 """
+
 import argparse
 import sys
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Every experiment config loads, instantiates (with a tiny backbone) and reads what it claims."""
+
 from pathlib import Path
 
 import pytest
@@ -12,13 +13,16 @@ from alphafree_matting.modeling import ViTMatte
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 EXPERIMENTS = sorted(
-    str(path.relative_to(CONFIGS))
-    for path in CONFIGS.rglob("*.py")
-    if "common" not in path.parts
+    str(path.relative_to(CONFIGS)) for path in CONFIGS.rglob("*.py") if "common" not in path.parts
 )
 TINY_BACKBONE = dict(
-    img_size=64, embed_dim=32, depth=2, num_heads=2, window_size=2,
-    window_block_indexes=[0], residual_block_indexes=[1],
+    img_size=64,
+    embed_dim=32,
+    depth=2,
+    num_heads=2,
+    window_size=2,
+    window_block_indexes=[0],
+    residual_block_indexes=[1],
 )
 
 
@@ -28,11 +32,21 @@ def load(name: str):
 
 def test_the_paper_config_set_is_complete():
     expected = {
-        "am2k_ddc.py", "am2k_alpha.py", "p3m_ddc.py", "p3m_alpha.py", "demo_ddc.py",
-        "ablations/known_only.py", "ablations/known_affinity.py", "ablations/known_dc.py",
-        "ablations/dc_unknown.py", "ablations/ddc_unknown.py",
-        "ablations/trimap_k10.py", "ablations/trimap_k20.py", "ablations/trimap_k30.py",
-        "ablations/masklabel_l1.py", "ablations/masklabel_bce.py",
+        "am2k_ddc.py",
+        "am2k_alpha.py",
+        "p3m_ddc.py",
+        "p3m_alpha.py",
+        "demo_ddc.py",
+        "ablations/known_only.py",
+        "ablations/known_affinity.py",
+        "ablations/known_dc.py",
+        "ablations/dc_unknown.py",
+        "ablations/ddc_unknown.py",
+        "ablations/trimap_k10.py",
+        "ablations/trimap_k20.py",
+        "ablations/trimap_k30.py",
+        "ablations/masklabel_l1.py",
+        "ablations/masklabel_bce.py",
         *(f"ablations/ddc_window{w}.py" for w in (5, 7, 9, 13, 15)),
     }
     assert expected <= set(EXPERIMENTS)

@@ -1,4 +1,5 @@
 """Fixtures of the criterion tests: a hand-checkable 1x3 strip."""
+
 import pytest
 import torch
 

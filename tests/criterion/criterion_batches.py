@@ -1,4 +1,5 @@
 """Small random batches for the criterion tests (imported by the test modules)."""
+
 import torch
 
 

@@ -1,4 +1,5 @@
 """Smoke test of tools/benchmark_ddc.py (the full-size benchmark is not a test)."""
+
 import re
 import subprocess
 import sys

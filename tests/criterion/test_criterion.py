@@ -1,5 +1,6 @@
 """TrimapCriterion: composition and weights, config errors, missing targets, region, padding,
 precomputed neighbours, reference mode, degenerate trimaps, LazyConfig construction."""
+
 import pytest
 import torch
 import torch.nn.functional as F

@@ -1,5 +1,6 @@
 """DDC, DC and affinity losses: hand-computed values, the sign convention, the symmetric-pair
 minimum, fast == reference (value and gradient), padding, precomputed neighbours, autocast."""
+
 import math
 
 import pytest

@@ -6,6 +6,7 @@
 * On a soft edge, an alpha model (a logistic function of the colour) trained with the known
   loss alone collapses the transition to a step; with DDC added it keeps it soft.
 """
+
 import torch
 
 from alphafree_matting.criterion import NO_NEIGHBOUR, ddc_loss, known_loss, select_neighbours

@@ -1,5 +1,6 @@
 """Neighbour selection: hand-computed strip, agreement with the unfold + topk formulation,
 tie order, border modes, padding (valid) == cropping, tiling, input checks."""
+
 import math
 
 import pytest

@@ -1,4 +1,5 @@
 """Known loss, its BCE variant and the alpha L1: hand values, empty sets, padding, autocast."""
+
 import math
 
 import pytest

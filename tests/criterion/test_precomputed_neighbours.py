@@ -1,5 +1,6 @@
 """Neighbours selected in data-loader workers (the mapper's `precompute` switch) give the training
 step exactly the losses and gradients of selecting them in the criterion."""
+
 import pytest
 import torch
 
@@ -12,8 +13,14 @@ from alphafree_matting.modeling import DetailCapture, ViT, ViTMatte
 def tiny_model(**criterion_options) -> ViTMatte:
     torch.manual_seed(0)
     backbone = ViT(
-        img_size=64, embed_dim=32, depth=2, num_heads=2, window_size=2,
-        window_block_indexes=(0,), residual_block_indexes=(1,), pretrain_img_size=64,
+        img_size=64,
+        embed_dim=32,
+        depth=2,
+        num_heads=2,
+        window_size=2,
+        window_block_indexes=(0,),
+        residual_block_indexes=(1,),
+        pretrain_img_size=64,
     )
     decoder = DetailCapture(in_chans=32, convstream_out=(4, 6, 8), fusion_out=(12, 10, 8, 6))
     criterion = TrimapCriterion(losses={"known": 1.0, "ddc": 10.0, "dc": 1.0}, **criterion_options)
@@ -56,8 +63,9 @@ def test_mapper_switch_adds_neighbours_that_match_the_criterion(tmp_path):
     write_png(str(tmp_path / "a.png"), image)
     write_png(str(tmp_path / "t.png"), trimap)
     mapper = MattingDatasetMapper(True, crop_size=48, precompute=NeighbourSelection(window=5))
-    sample = mapper({"file_name": str(tmp_path / "a.png"),
-                     "trimap_file_name": str(tmp_path / "t.png")})
+    sample = mapper(
+        {"file_name": str(tmp_path / "a.png"), "trimap_file_name": str(tmp_path / "t.png")}
+    )
     assert sample["neighbour_index"].shape == (5, 48, 48)
     model = tiny_model(window=5)
     with_precomputed, _ = losses_and_gradients(model, [sample])

@@ -1,4 +1,5 @@
 """One test per row of the bad-input table in datasets/README.md (input -> behaviour)."""
+
 import logging
 
 import cv2
@@ -110,8 +111,10 @@ def test_corrupt_image_stops_the_train_loader_with_the_data_error(tmp_path, fact
     _split(tmp_path, factory, stems=("a",))
     (tmp_path / "image" / "a.jpg").write_bytes(b"")
     loader = build_detection_train_loader(
-        dataset=[_record(tmp_path)], mapper=MattingDatasetMapper(True, crop_size=16),
-        total_batch_size=1, num_workers=0,
+        dataset=[_record(tmp_path)],
+        mapper=MattingDatasetMapper(True, crop_size=16),
+        total_batch_size=1,
+        num_workers=0,
     )
     with pytest.raises(MattingDataError, match="a.jpg"):
         next(iter(loader))
@@ -141,8 +144,9 @@ def test_eval_alpha_size_mismatch_is_caught_by_the_test_mapper(tmp_path, factory
         MattingDatasetMapper(False)(record)
 
 
-def test_trimap_values_outside_the_three_levels_are_mapped_and_warned_once(tmp_path, factory,
-                                                                           caplog):
+def test_trimap_values_outside_the_three_levels_are_mapped_and_warned_once(
+    tmp_path, factory, caplog
+):
     _split(tmp_path, factory)
     noisy = np.tile(np.array([3, 90, 130, 169, 170, 250], np.uint8), (24, 6))[:, :32]
     for stem in ("a", "b"):

@@ -1,4 +1,5 @@
 """Tests of dataset registration: folder datasets and every built-in split through real loaders."""
+
 import os
 import shutil
 
@@ -72,13 +73,17 @@ def test_builtin_splits_are_registered_at_import_without_touching_disk(monkeypat
     assert set(BUILTIN_SPLITS) <= set(DatasetCatalog.list())
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("am2k_train", "AM-2K/train"),
-    ("p3m_val_np", "P3M-10k/validation/P3M-500-NP"),
-    ("toy_matting_val", "toy_matting/val"),
-])
-def test_missing_builtin_dataset_names_the_path_and_how_to_get_it(tmp_path, monkeypatch, name,
-                                                                    expected):
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("am2k_train", "AM-2K/train"),
+        ("p3m_val_np", "P3M-10k/validation/P3M-500-NP"),
+        ("toy_matting_val", "toy_matting/val"),
+    ],
+)
+def test_missing_builtin_dataset_names_the_path_and_how_to_get_it(
+    tmp_path, monkeypatch, name, expected
+):
     monkeypatch.setenv("DETECTRON2_DATASETS", str(tmp_path))
     with pytest.raises(MattingDataError) as error:
         DatasetCatalog.get(name)
@@ -119,8 +124,9 @@ def test_every_eval_split_loads_through_the_detectron2_test_loader(datasets_root
 
 def test_splits_combine_through_get_detection_dataset_dicts(datasets_root):
     dicts = get_detection_dataset_dicts(names=["am2k_train", "p3m_train", "toy_matting_train"])
-    assert len(dicts) == 9 and all(set(d) == {"file_name", "image_id", "trimap_file_name"}
-                                   for d in dicts)
+    assert len(dicts) == 9 and all(
+        set(d) == {"file_name", "image_id", "trimap_file_name"} for d in dicts
+    )
     val = get_detection_dataset_dicts(names="toy_matting_val", filter_empty=False)
     assert len(val) == 3
 
@@ -142,10 +148,14 @@ def test_generated_labels_match_their_recipe(datasets_root):
     for name, kernel in (("am2k_train_k10", 10), ("am2k_train_k30", 30)):
         trimaps = [data_io.read_trimap(d["trimap_file_name"]) for d in DatasetCatalog.get(name)]
         assert all(set(t.ravel().tolist()) <= {0, 128, 255} for t in trimaps), kernel
-    unknown_k10 = sum((data_io.read_trimap(d["trimap_file_name"]) == 128).sum()
-                      for d in DatasetCatalog.get("am2k_train_k10"))
-    unknown_k30 = sum((data_io.read_trimap(d["trimap_file_name"]) == 128).sum()
-                      for d in DatasetCatalog.get("am2k_train_k30"))
+    unknown_k10 = sum(
+        (data_io.read_trimap(d["trimap_file_name"]) == 128).sum()
+        for d in DatasetCatalog.get("am2k_train_k10")
+    )
+    unknown_k30 = sum(
+        (data_io.read_trimap(d["trimap_file_name"]) == 128).sum()
+        for d in DatasetCatalog.get("am2k_train_k30")
+    )
     assert unknown_k30 > unknown_k10
     mask_dicts = DatasetCatalog.get("am2k_train_masklabel")
     masks = [data_io.read_trimap(d["mask_file_name"]) for d in mask_dicts]
@@ -182,8 +192,13 @@ def test_register_matting_folder_image_only_split_for_inference(datasets_root, u
     register_matting_folder(unique_name, str(datasets_root / "toy_matting" / "val"), labels=())
     dicts = DatasetCatalog.get(unique_name)
     assert all(set(d) == {"file_name", "image_id"} for d in dicts)
-    (sample,) = next(iter(build_detection_test_loader(
-        dataset=dicts, mapper=MattingDatasetMapper(False), num_workers=0)))
+    (sample,) = next(
+        iter(
+            build_detection_test_loader(
+                dataset=dicts, mapper=MattingDatasetMapper(False), num_workers=0
+            )
+        )
+    )
     assert sample["image"].shape[0] == 3
 
 
@@ -198,10 +213,12 @@ def test_register_matting_folder_is_lazy_and_rejects_unknown_kinds(tmp_path, uni
 
 
 def test_load_matting_folder_matches_stems_across_extensions(tmp_path, factory):
-    factory.write_sample(tmp_path, "a", (20, 24), {"image": "image", "trimap": "trimap"},
-                         image_ext=".png")
-    factory.write_sample(tmp_path, "b", (20, 24), {"image": "image", "trimap": "trimap"},
-                         image_ext=".jpg")
+    factory.write_sample(
+        tmp_path, "a", (20, 24), {"image": "image", "trimap": "trimap"}, image_ext=".png"
+    )
+    factory.write_sample(
+        tmp_path, "b", (20, 24), {"image": "image", "trimap": "trimap"}, image_ext=".jpg"
+    )
     (tmp_path / "image" / "notes.txt").write_text("ignored")
     dicts = load_matting_folder(str(tmp_path), label_dirs={"trimap": "trimap"})
     assert [d["file_name"].rsplit("/", 1)[1] for d in dicts] == ["a.png", "b.jpg"]

@@ -1,4 +1,5 @@
 """Tests of the matting file readers and writer (alphafree_matting/data/io.py)."""
+
 import cv2
 import numpy as np
 import pytest

@@ -1,5 +1,6 @@
 """Tests of MattingDatasetMapper: output contract, identical geometry for image and labels,
 padding, the unknown-biased crop, test mode, label kinds, precompute."""
+
 import cv2
 import numpy as np
 import pytest
@@ -138,8 +139,10 @@ def test_crop_falls_back_to_uniform_without_unknown_pixels(tmp_path):
     trimap = np.zeros((64, 64), np.uint8)
     trimap[:, 32:] = 255
     np.random.seed(0)
-    samples = [MattingDatasetMapper(True, crop_size=CROP)(_write(tmp_path, image, trimap=trimap))
-               for _ in range(10)]
+    samples = [
+        MattingDatasetMapper(True, crop_size=CROP)(_write(tmp_path, image, trimap=trimap))
+        for _ in range(10)
+    ]
     assert all(s["trimap"].shape == (1, CROP, CROP) for s in samples)
     assert len({s["trimap"].sum().item() for s in samples}) > 1  # positions vary
 
@@ -221,9 +224,9 @@ def test_paper_recipes_from_a_lazy_config_give_crop_sized_samples(tmp_path, reci
     image, trimap = _block_sample(50, 70)
     record = _write(tmp_path, image, trimap=trimap)
     np.random.seed(0)
-    config = OmegaConf.create({"mapper": LazyCall(MattingDatasetMapper)(
-        is_train=True, crop_size=CROP, **recipe
-    )})
+    config = OmegaConf.create(
+        {"mapper": LazyCall(MattingDatasetMapper)(is_train=True, crop_size=CROP, **recipe)}
+    )
     mapper = instantiate(config.mapper)
     for _ in range(5):
         sample = mapper(record)

@@ -1,4 +1,5 @@
 """Tests of the synthetic composite generator and of tools/make_toy_dataset.py."""
+
 import importlib.util
 import json
 import os
@@ -85,8 +86,11 @@ def test_sample_has_documented_shapes_dtypes_and_ranges():
     assert sample["alpha"].shape == (SIZE, SIZE) and sample["alpha"].dtype == np.float32
     assert sample["trimap"].shape == (SIZE, SIZE) and sample["trimap"].dtype == np.uint8
     assert 0.0 <= sample["alpha"].min() and sample["alpha"].max() <= 1.0
-    assert set(np.unique(sample["trimap"])) <= {TRIMAP_BACKGROUND, TRIMAP_UNKNOWN,
-                                                TRIMAP_FOREGROUND}
+    assert set(np.unique(sample["trimap"])) <= {
+        TRIMAP_BACKGROUND,
+        TRIMAP_UNKNOWN,
+        TRIMAP_FOREGROUND,
+    }
     for layer in ("foreground", "background"):
         assert sample[layer].shape == (SIZE, SIZE, 3) and sample[layer].dtype == np.float32
         assert 0.0 <= sample[layer].min() and sample[layer].max() <= 1.0
@@ -191,8 +195,9 @@ def test_split_indices_never_overlap():
 
 # --- tools/make_toy_dataset.py ---------------------------------------------------------------
 def run_tool(tool, output, *, num_train=3, num_val=2, size=32, seed=0, workers=1):
-    return tool.make_toy_dataset(str(output), num_train=num_train, num_val=num_val, size=size,
-                                 seed=seed, workers=workers)
+    return tool.make_toy_dataset(
+        str(output), num_train=num_train, num_val=num_val, size=size, seed=seed, workers=workers
+    )
 
 
 def file_times(folder: Path) -> dict:
@@ -205,8 +210,22 @@ def file_bytes(folder: Path) -> dict:
 
 def test_tool_writes_the_folder_layout_and_the_marker(tool, tmp_path):
     output = tmp_path / "toy"
-    tool.main(["--output", str(output), "--num-train", "3", "--num-val", "2", "--size", "32",
-               "--seed", "4", "--workers", "1"])
+    tool.main(
+        [
+            "--output",
+            str(output),
+            "--num-train",
+            "3",
+            "--num-val",
+            "2",
+            "--size",
+            "32",
+            "--seed",
+            "4",
+            "--workers",
+            "1",
+        ]
+    )
     for split, count in (("train", 3), ("val", 2)):
         for layer in ("image", "trimap", "alpha"):
             names = sorted(os.listdir(output / split / layer))
@@ -217,8 +236,9 @@ def test_tool_writes_the_folder_layout_and_the_marker(tool, tmp_path):
     sample = make_sample(split_sample_index("val", 1), 32, seed=4)
     np.testing.assert_array_equal(read_image(str(output / "val/image/0001.png")), sample["image"])
     np.testing.assert_array_equal(read_alpha(str(output / "val/alpha/0001.png")), sample["alpha"])
-    np.testing.assert_array_equal(read_trimap(str(output / "val/trimap/0001.png")),
-                                  sample["trimap"])
+    np.testing.assert_array_equal(
+        read_trimap(str(output / "val/trimap/0001.png")), sample["trimap"]
+    )
 
 
 def test_tool_rerun_with_same_parameters_is_a_no_op(tool, tmp_path):

@@ -1,4 +1,5 @@
 """Tests of the geometric augmentation plans (alphafree_matting/data/transforms.py)."""
+
 import numpy as np
 import pytest
 
@@ -14,9 +15,15 @@ from alphafree_matting.data.transforms import (
 )
 
 
-@pytest.mark.parametrize("kind, fill", [
-    (ArrayKind.IMAGE, 0), (ArrayKind.ALPHA, 0), (ArrayKind.LABEL, 128), (ArrayKind.VALID, 0),
-])
+@pytest.mark.parametrize(
+    "kind, fill",
+    [
+        (ArrayKind.IMAGE, 0),
+        (ArrayKind.ALPHA, 0),
+        (ArrayKind.LABEL, 128),
+        (ArrayKind.VALID, 0),
+    ],
+)
 def test_padding_value_depends_on_what_the_array_holds(kind, fill):
     array = np.full((3, 2) + ((3,) if kind is ArrayKind.IMAGE else ()), 7, np.uint8)
     padded = apply_transforms([Pad(5, 4)], array, kind)
@@ -52,7 +59,8 @@ def test_sampled_crop_contains_a_random_unknown_pixel():
         crop = sample_crop(rng, 50, 60, (10, 12), unknown, unknown_bias=1.0)
         assert 0 <= crop.top <= 40 and 0 <= crop.left <= 48
         inside = [
-            (row, col) for row, col in unknown_pixels
+            (row, col)
+            for row, col in unknown_pixels
             if crop.top <= row < crop.top + 10 and crop.left <= col < crop.left + 12
         ]
         assert inside
@@ -70,7 +78,12 @@ def test_every_plan_produces_the_crop_size(height, width):
     rng = np.random.default_rng(height)
     for _ in range(10):
         plan = sample_geometric_transforms(
-            rng, height, width, crop_size=(32, 40), scale_range=(0.5, 1.5), hflip_prob=0.5,
+            rng,
+            height,
+            width,
+            crop_size=(32, 40),
+            scale_range=(0.5, 1.5),
+            hflip_prob=0.5,
             unknown=np.ones((height, width), bool),
         )
         image = np.zeros((height, width, 3), np.uint8)
@@ -80,7 +93,11 @@ def test_every_plan_produces_the_crop_size(height, width):
 def test_plans_are_reproducible_from_the_generator_seed():
     def plan(seed):
         return sample_geometric_transforms(
-            np.random.default_rng(seed), 100, 80, crop_size=(32, 32), scale_range=(0.8, 1.25),
+            np.random.default_rng(seed),
+            100,
+            80,
+            crop_size=(32, 32),
+            scale_range=(0.8, 1.25),
             hflip_prob=0.5,
         )
 

@@ -1,4 +1,5 @@
 """Tests of the coarse-label makers (trimap_labels.py) and tools/make_trimap_labels.py."""
+
 import filecmp
 import json
 import subprocess
@@ -90,15 +91,18 @@ def test_tool_labels_of_real_alphas_never_contradict_the_ground_truth(
         _assert_known_agrees(trimap, alpha, alpha_path.name)
 
 
-def test_tool_unknown_band_of_real_alphas_widens_with_the_kernel(real_alpha_dir, tmp_path,
-                                                                  label_tool):
+def test_tool_unknown_band_of_real_alphas_widens_with_the_kernel(
+    real_alpha_dir, tmp_path, label_tool
+):
     fractions = {}
     for size in (10, 20, 30):
         label_tool.make_labels(str(real_alpha_dir), str(tmp_path / f"k{size}"), kernel_size=size)
-        fractions[size] = np.array([
-            _unknown_fraction(read_trimap(str(tmp_path / f"k{size}" / path.name)))
-            for path in sorted(real_alpha_dir.glob("*.png"))
-        ])
+        fractions[size] = np.array(
+            [
+                _unknown_fraction(read_trimap(str(tmp_path / f"k{size}" / path.name)))
+                for path in sorted(real_alpha_dir.glob("*.png"))
+            ]
+        )
     assert (fractions[10] < fractions[20]).all() and (fractions[20] < fractions[30]).all()
     assert fractions[10].mean() < fractions[20].mean() < fractions[30].mean()
 
@@ -113,11 +117,13 @@ def _write_alphas(folder, factory, count=5):
 def test_tool_output_does_not_depend_on_worker_count_or_order(tmp_path, factory, label_tool, mode):
     _write_alphas(tmp_path / "alpha", factory)
     label_tool.make_labels(str(tmp_path / "alpha"), str(tmp_path / "serial"), mode=mode, seed=3)
-    label_tool.make_labels(str(tmp_path / "alpha"), str(tmp_path / "pool"), mode=mode, seed=3,
-                           workers=2)
+    label_tool.make_labels(
+        str(tmp_path / "alpha"), str(tmp_path / "pool"), mode=mode, seed=3, workers=2
+    )
     names = sorted(path.name for path in (tmp_path / "alpha").iterdir())
-    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "serial", tmp_path / "pool", names,
-                                               shallow=False)
+    match, mismatch, errors = filecmp.cmpfiles(
+        tmp_path / "serial", tmp_path / "pool", names, shallow=False
+    )
     assert match == names and not mismatch and not errors
     # the label of a file is a function of (seed, name): a folder holding one file agrees
     (tmp_path / "one").mkdir()
@@ -143,8 +149,9 @@ def test_tool_keeps_existing_labels_and_refuses_a_different_recipe(tmp_path, fac
     assert again == {"written": 0, "kept": 2, "errors": []}
     with pytest.raises(SystemExit, match="--overwrite"):
         label_tool.make_labels(str(tmp_path / "alpha"), str(tmp_path / "out"), kernel_size=20)
-    redo = label_tool.make_labels(str(tmp_path / "alpha"), str(tmp_path / "out"), kernel_size=20,
-                                  overwrite=True)
+    redo = label_tool.make_labels(
+        str(tmp_path / "alpha"), str(tmp_path / "out"), kernel_size=20, overwrite=True
+    )
     assert redo["written"] == 2
     recipe = json.loads((tmp_path / "out" / label_tool.RECIPE_FILE).read_text())
     assert recipe["kernel_size"] == 20 and recipe["mode"] == "trimap"
@@ -152,8 +159,16 @@ def test_tool_keeps_existing_labels_and_refuses_a_different_recipe(tmp_path, fac
 
 def test_tool_runs_as_a_script(tmp_path, factory):
     _write_alphas(tmp_path / "alpha", factory, count=2)
-    command = [sys.executable, "tools/make_trimap_labels.py", "--input", str(tmp_path / "alpha"),
-               "--output", str(tmp_path / "out"), "--kernel-size", "10"]
+    command = [
+        sys.executable,
+        "tools/make_trimap_labels.py",
+        "--input",
+        str(tmp_path / "alpha"),
+        "--output",
+        str(tmp_path / "out"),
+        "--kernel-size",
+        "10",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert "2 written" in result.stdout

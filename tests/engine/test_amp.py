@@ -1,5 +1,6 @@
 """Mixed precision: the trainer per device / AMP switch, and a CPU bfloat16 autocast step that runs
 the backbone in bfloat16 while the criterion's losses stay float32."""
+
 import itertools
 import warnings
 
@@ -26,6 +27,7 @@ def record_dtypes(model):
                 seen[name] = {key: value.detach().clone() for key, value in output.items()}
             else:
                 seen[name] = output.dtype
+
         return hook
 
     layers = {

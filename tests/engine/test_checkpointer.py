@@ -1,5 +1,6 @@
 """AtomicCheckpointer: a process killed (SIGKILL) while saving leaves the previous checkpoint and
 the last-checkpoint tag intact, and resuming ignores the partial file."""
+
 import io
 import multiprocessing
 import os

@@ -1,4 +1,5 @@
 """The training script's small pieces: the init-checkpoint check and recording eval-only results."""
+
 import json
 
 import pytest

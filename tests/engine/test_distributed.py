@@ -8,6 +8,7 @@ each half with its own statistics; the comparison freezes it (eval mode) or sync
 detectron2's NaiveSyncBatchNorm (torch's SyncBatchNorm refuses CPU tensors whatever the backend).
 Per-rank seeding (``default_setup``) and the rank-sharded ``TrainingSampler`` come from detectron2.
 """
+
 import argparse
 import itertools
 import json
@@ -81,8 +82,9 @@ def train_one_step(model: nn.Module, batch: list, batchnorm: str) -> dict:
 def _worker(output_dir: str) -> None:
     """Runs in each of the two processes (rank 0 and 1)."""
     rank = comm.get_rank()
-    cfg = OmegaConf.create({"train": {"output_dir": os.path.join(output_dir, "setup"),
-                                      "seed": SEED}})
+    cfg = OmegaConf.create(
+        {"train": {"output_dir": os.path.join(output_dir, "setup"), "seed": SEED}}
+    )
     default_setup(cfg, argparse.Namespace(config_file="", eval_only=False))
     result = {
         "world_size": comm.get_world_size(),
@@ -127,7 +129,9 @@ def assert_tensors_close(actual: dict, expected: dict, **tolerance) -> None:
     assert actual.keys() == expected.keys()
     for name in expected:
         torch.testing.assert_close(
-            actual[name], expected[name], msg=lambda message, name=name: f"{name}: {message}",
+            actual[name],
+            expected[name],
+            msg=lambda message, name=name: f"{name}: {message}",
             **tolerance,
         )
 
@@ -135,8 +139,9 @@ def assert_tensors_close(actual: dict, expected: dict, **tolerance) -> None:
 TIGHT = dict(rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("batchnorm, reference", [("frozen", "frozen"),
-                                                  ("synchronised", "per_process")])
+@pytest.mark.parametrize(
+    "batchnorm, reference", [("frozen", "frozen"), ("synchronised", "per_process")]
+)
 def test_ddp_step_on_two_halves_equals_one_process_on_the_whole_batch(
     ranks, whole_batch, batchnorm, reference
 ):
@@ -150,12 +155,14 @@ def test_ddp_step_on_two_halves_equals_one_process_on_the_whole_batch(
         assert_tensors_close(got["grads"], expected["grads"], **TIGHT)
         assert_tensors_close(got["params"], expected["params"], **TIGHT)
     # Both processes hold the same parameters after the step.
-    assert_tensors_close(ranks[0][batchnorm]["params"], ranks[1][batchnorm]["params"],
-                         rtol=0, atol=0)
+    assert_tensors_close(
+        ranks[0][batchnorm]["params"], ranks[1][batchnorm]["params"], rtol=0, atol=0
+    )
     if batchnorm == "synchronised":
         # ... and the same running means, those of the whole batch.
-        assert_tensors_close(ranks[0][batchnorm]["running_means"], expected["running_means"],
-                             **TIGHT)
+        assert_tensors_close(
+            ranks[0][batchnorm]["running_means"], expected["running_means"], **TIGHT
+        )
 
 
 def test_per_process_batchnorm_statistics_make_the_halves_differ(ranks, whole_batch):
@@ -216,14 +223,28 @@ def test_training_script_trains_with_two_cpu_processes(tmp_path):
     make_toy_dataset(str(tmp_path / "datasets" / "toy_matting"), num_train=8, num_val=2, size=64)
     output = tmp_path / "run"
     result = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "lazyconfig_train_net.py"),
-         "--config-file", str(REPO / "configs" / "demo_ddc.py"), "--num-gpus", "2",
-         "--dist-url", "auto", "dataloader.train.total_batch_size=4",
-         "dataloader.train.num_workers=0", "dataloader.train.mapper.crop_size=64",
-         "train.max_iter=4", "train.log_period=1", "train.eval_period=0",
-         f"train.output_dir={output}"],
-        cwd=REPO, env=dict(os.environ, DETECTRON2_DATASETS=str(tmp_path / "datasets")),
-        capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            str(REPO / "tools" / "lazyconfig_train_net.py"),
+            "--config-file",
+            str(REPO / "configs" / "demo_ddc.py"),
+            "--num-gpus",
+            "2",
+            "--dist-url",
+            "auto",
+            "dataloader.train.total_batch_size=4",
+            "dataloader.train.num_workers=0",
+            "dataloader.train.mapper.crop_size=64",
+            "train.max_iter=4",
+            "train.log_period=1",
+            "train.eval_period=0",
+            f"train.output_dir={output}",
+        ],
+        cwd=REPO,
+        env=dict(os.environ, DETECTRON2_DATASETS=str(tmp_path / "datasets")),
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-5000:]

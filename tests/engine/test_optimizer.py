@@ -1,5 +1,6 @@
 """Optimizer groups of ViT fine-tuning: layer-wise lr decay factors, weight-decay exemptions, each
 trainable parameter in exactly one group, and detectron2's LR hook scaling every group alike."""
+
 import itertools
 import re
 
@@ -70,7 +71,10 @@ def test_param_groups_hold_every_trainable_parameter_once_with_its_lr_and_decay(
     model.backbone.blocks[0].attn.proj.bias.requires_grad_(False)
     base_lr, weight_decay = 1e-3, 0.1
     groups = get_param_groups(
-        model, base_lr=base_lr, weight_decay=weight_decay, num_layers=TINY_DEPTH,
+        model,
+        base_lr=base_lr,
+        weight_decay=weight_decay,
+        num_layers=TINY_DEPTH,
         lr_decay_rate=RATE,
     )
     owner = group_of_each_parameter(groups)
@@ -78,9 +82,13 @@ def test_param_groups_hold_every_trainable_parameter_once_with_its_lr_and_decay(
     assert set(owner) == {id(p) for p in trainable.values()}
     exempt = {name for name in trainable if NO_DECAY.search(name)}
     # The pattern names real parameters of every kind it is meant to cover.
-    assert {"backbone.pos_embed", "backbone.blocks.1.residual.norm2.bias",
-            "decoder.convstream.convs.0.bn.weight", "backbone.blocks.0.norm1.weight",
-            "decoder.matting_head.matting_convs.1.weight"} <= exempt
+    assert {
+        "backbone.pos_embed",
+        "backbone.blocks.1.residual.norm2.bias",
+        "decoder.convstream.convs.0.bn.weight",
+        "backbone.blocks.0.norm1.weight",
+        "decoder.matting_head.matting_convs.1.weight",
+    } <= exempt
     for name, param in trainable.items():
         group = owner[id(param)]
         expected_decay = 0.0 if name in exempt else weight_decay

@@ -5,6 +5,7 @@ count and the lr schedule of an uninterrupted run.
 Parameters are not compared with the uninterrupted run: detectron2 restarts the data order (and
 the augmentation randomness) on resume, so the two runs see different batches after the kill.
 """
+
 import json
 import os
 import signal
@@ -48,8 +49,15 @@ def datasets_dir(tmp_path_factory) -> Path:
 
 
 def command(output: Path, *extra: str) -> list[str]:
-    return [sys.executable, str(TRAIN_NET), "--config-file", str(REPO / "configs/demo_ddc.py"),
-            *extra, *RUN, f"train.output_dir={output}"]
+    return [
+        sys.executable,
+        str(TRAIN_NET),
+        "--config-file",
+        str(REPO / "configs/demo_ddc.py"),
+        *extra,
+        *RUN,
+        f"train.output_dir={output}",
+    ]
 
 
 def environment(datasets_dir: Path) -> dict:
@@ -58,8 +66,12 @@ def environment(datasets_dir: Path) -> dict:
 
 def run_to_end(output: Path, datasets_dir: Path, *extra: str) -> str:
     result = subprocess.run(
-        command(output, *extra), cwd=REPO, env=environment(datasets_dir),
-        capture_output=True, text=True, timeout=1200,
+        command(output, *extra),
+        cwd=REPO,
+        env=environment(datasets_dir),
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-5000:]

@@ -1,5 +1,6 @@
 """A tiny ViTMatte + TrimapCriterion and a matching training batch, for the engine tests (imported
 by the test modules, and by the DDP test's worker processes)."""
+
 import torch
 
 from alphafree_matting.criterion import TrimapCriterion
@@ -14,8 +15,15 @@ def tiny_vitmatte(seed: int = 0) -> ViTMatte:
     decoder (BatchNorm layers included) and the paper's criterion (known + 10 x DDC, window 3)."""
     torch.manual_seed(seed)
     backbone = ViT(
-        img_size=32, in_chans=3, embed_dim=32, depth=TINY_DEPTH, num_heads=2, window_size=2,
-        window_block_indexes=(0,), residual_block_indexes=(1,), use_rel_pos=True,
+        img_size=32,
+        in_chans=3,
+        embed_dim=32,
+        depth=TINY_DEPTH,
+        num_heads=2,
+        window_size=2,
+        window_block_indexes=(0,),
+        residual_block_indexes=(1,),
+        use_rel_pos=True,
         pretrain_img_size=32,
     )
     decoder = DetailCapture(

@@ -1,6 +1,7 @@
 """Tests of alphafree_matting/evaluation/evaluator.py: MattingEvaluator against the per-image metric
 functions, detectron2's inference_on_dataset, no-GT / no-trimap datasets, written files, and the
 gather of a 2-process gloo group."""
+
 import csv
 import json
 import logging
@@ -275,8 +276,10 @@ def test_real_alphamatting_images_with_trimap_as_alpha_give_plausible_numbers(
         evaluator.process([record], [as_output(pred)])
     means = evaluator.evaluate()["matting"]
     with open(tmp_path / PER_IMAGE_CSV) as handle:
-        rows = {row["image_id"]: {k: float(v) for k, v in row.items() if k != "image_id"}
-                for row in csv.DictReader(handle)}
+        rows = {
+            row["image_id"]: {k: float(v) for k, v in row.items() if k != "image_id"}
+            for row in csv.DictReader(handle)
+        }
     assert len(rows) == 27
     for image_id, row in rows.items():
         assert all(np.isfinite(value) and value >= 0 for value in row.values()), image_id
@@ -322,8 +325,10 @@ def test_real_images_through_a_registered_folder_dataset_and_the_test_loader(
     # The same numbers as scoring the files directly (the loader path adds nothing).
     expected = []
     for image_name in sorted(os.listdir(real_matting_dir / "alpha")):
-        record = {"alpha_file_name": str(real_matting_dir / "alpha" / image_name),
-                  "trimap_file_name": str(real_matting_dir / "trimap" / image_name)}
+        record = {
+            "alpha_file_name": str(real_matting_dir / "alpha" / image_name),
+            "trimap_file_name": str(real_matting_dir / "trimap" / image_name),
+        }
         gt = read_alpha(record["alpha_file_name"]).astype(np.float64)
         gt = np.round(gt * 255) / 255
         trimap = read_trimap(record["trimap_file_name"])

@@ -1,5 +1,6 @@
 """Tests of alphafree_matting/evaluation/metrics.py: golden benchmark values, hand-computed cases,
 edge cases (perfect prediction, empty unknown region, all-background GT, Conn skip rule)."""
+
 import json
 
 import cv2
@@ -148,7 +149,8 @@ def test_dim_gradient_magnitude_is_zero_on_constants_and_transposes_with_the_ima
     _, gt, _ = blob_case(size=24)
     image = gt[:, :20]
     np.testing.assert_allclose(
-        dim_gaussian_gradient_magnitude(image.T), dim_gaussian_gradient_magnitude(image).T,
+        dim_gaussian_gradient_magnitude(image.T),
+        dim_gaussian_gradient_magnitude(image).T,
         atol=1e-12,
     )
 

@@ -1,4 +1,5 @@
 """Tests of alphafree_matting/evaluation/visualize.py: rounding, error colours, grid layout."""
+
 import cv2
 import numpy as np
 import pytest

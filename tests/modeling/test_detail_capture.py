@@ -1,4 +1,5 @@
 """Detail-capture decoder: shapes, value range, official channel layout, input checks."""
+
 import pytest
 import torch
 
@@ -7,8 +8,9 @@ from alphafree_matting.modeling import DetailCapture
 
 def tiny_decoder(img_chans: int = 3) -> DetailCapture:
     torch.manual_seed(0)
-    return DetailCapture(in_chans=16, img_chans=img_chans, convstream_out=(4, 6, 8),
-                         fusion_out=(12, 10, 8, 6))
+    return DetailCapture(
+        in_chans=16, img_chans=img_chans, convstream_out=(4, 6, 8), fusion_out=(12, 10, 8, 6)
+    )
 
 
 def test_decoder_outputs_alpha_at_image_size_in_unit_range():

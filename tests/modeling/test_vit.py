@@ -1,4 +1,5 @@
 """ViT backbone: helpers (windows, positions, channel LayerNorm) and the module on tiny shapes."""
+
 import pytest
 import torch
 
@@ -17,9 +18,18 @@ from alphafree_matting.modeling.vit import (
 def tiny_vit(**overrides) -> ViT:
     torch.manual_seed(0)
     config = dict(
-        img_size=64, patch_size=16, in_chans=3, embed_dim=32, depth=4, num_heads=2,
-        window_size=2, window_block_indexes=(0, 2), residual_block_indexes=(1, 3),
-        use_rel_pos=True, rel_pos_zero_init=False, pretrain_img_size=64,
+        img_size=64,
+        patch_size=16,
+        in_chans=3,
+        embed_dim=32,
+        depth=4,
+        num_heads=2,
+        window_size=2,
+        window_block_indexes=(0, 2),
+        residual_block_indexes=(1, 3),
+        use_rel_pos=True,
+        rel_pos_zero_init=False,
+        pretrain_img_size=64,
     )
     config.update(overrides)
     return ViT(**config)
@@ -57,8 +67,9 @@ def test_relative_position_table_is_interpolated_for_other_sizes():
 def test_attention_rel_pos_matches_explicit_softmax_reference():
     torch.manual_seed(0)
     dim, heads, height, width = 8, 2, 3, 4
-    attention = Attention(dim, heads, use_rel_pos=True, rel_pos_zero_init=False,
-                          input_size=(height, width))
+    attention = Attention(
+        dim, heads, use_rel_pos=True, rel_pos_zero_init=False, input_size=(height, width)
+    )
     tokens = torch.randn(1, height, width, dim)
     output = attention(tokens)
 

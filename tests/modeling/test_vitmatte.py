@@ -1,4 +1,5 @@
 """ViTMatte meta-architecture: batching contract, train/eval paths, trimap input, max_side."""
+
 import logging
 
 import pytest
@@ -27,12 +28,20 @@ def tiny_model(trimap_input: bool = False, **kwargs) -> ViTMatte:
     torch.manual_seed(0)
     in_chans = 4 if trimap_input else 3
     backbone = ViT(
-        img_size=64, in_chans=in_chans, embed_dim=32, depth=2, num_heads=2, window_size=2,
-        window_block_indexes=(0,), residual_block_indexes=(1,), use_rel_pos=True,
+        img_size=64,
+        in_chans=in_chans,
+        embed_dim=32,
+        depth=2,
+        num_heads=2,
+        window_size=2,
+        window_block_indexes=(0,),
+        residual_block_indexes=(1,),
+        use_rel_pos=True,
         pretrain_img_size=64,
     )
-    decoder = DetailCapture(in_chans=32, img_chans=in_chans, convstream_out=(4, 6, 8),
-                            fusion_out=(12, 10, 8, 6))
+    decoder = DetailCapture(
+        in_chans=32, img_chans=in_chans, convstream_out=(4, 6, 8), fusion_out=(12, 10, 8, 6)
+    )
     return ViTMatte(backbone=backbone, decoder=decoder, trimap_input=trimap_input, **kwargs)
 
 
@@ -50,7 +59,9 @@ def test_eval_returns_alpha_at_each_input_size_for_a_mixed_batch():
     with torch.no_grad():
         outputs = model([sample(37, 45), sample(64, 20), sample(33, 97)])
     assert [tuple(output["alpha"].shape) for output in outputs] == [
-        (1, 37, 45), (1, 64, 20), (1, 33, 97)
+        (1, 37, 45),
+        (1, 64, 20),
+        (1, 33, 97),
     ]
     for output in outputs:
         assert output["alpha"].dtype == torch.float32
@@ -128,10 +139,12 @@ def test_train_stacks_precomputed_neighbours_with_empty_slots_on_padding():
     sizes = [(32, 32), (30, 20)]
     indexes = [torch.randint(0, 121, (11, h, w), dtype=torch.int16) for h, w in sizes]
     distances = [torch.rand(11, h, w) for h, w in sizes]
-    model([
-        sample(h, w, trimap=random_trimap(h, w), neighbour_index=i, neighbour_distance=d)
-        for (h, w), i, d in zip(sizes, indexes, distances)
-    ])
+    model(
+        [
+            sample(h, w, trimap=random_trimap(h, w), neighbour_index=i, neighbour_distance=d)
+            for (h, w), i, d in zip(sizes, indexes, distances)
+        ]
+    )
     targets = criterion.calls[0][2]
     index, distance = targets["neighbour_index"], targets["neighbour_distance"]
     assert index.shape == (2, 11, 32, 32) and index.dtype == torch.int16
@@ -184,10 +197,14 @@ def test_batch_with_a_key_on_some_inputs_only_is_rejected():
         ({"image": torch.rand(3, 0, 8)}, r"got \(3, 0, 8\)"),
         ({"image": torch.rand(3, 8, 8) * 255}, "divide 8-bit images by 255"),
         ({"image": torch.rand(3, 8, 8), "trimap": torch.zeros(8, 8)}, r"\['trimap'\].*\(1, 8, 8\)"),
-        ({"image": torch.rand(3, 8, 8), "trimap": torch.full((1, 8, 8), 128.0)},
-         "trimap_to_target"),
-        ({"image": torch.rand(3, 8, 8), "valid": torch.ones(1, 8, 8)},
-         r"\['valid'\] must be a bool"),
+        (
+            {"image": torch.rand(3, 8, 8), "trimap": torch.full((1, 8, 8), 128.0)},
+            "trimap_to_target",
+        ),
+        (
+            {"image": torch.rand(3, 8, 8), "valid": torch.ones(1, 8, 8)},
+            r"\['valid'\] must be a bool",
+        ),
         ({"image": torch.rand(3, 8, 8), "alpha": torch.rand(1, 8, 9)}, r"\['alpha'\]"),
         ({"trimap": torch.zeros(1, 8, 8)}, "with an 'image' tensor"),
     ],
@@ -306,30 +323,48 @@ def official_vitmatte_s_shapes() -> dict:
     for block in range(12):
         prefix = f"backbone.blocks.{block}."
         rel_pos = 27 if block not in (2, 5, 8, 11) else 63  # 2*14-1 (window) or 2*32-1 (global)
-        shapes.update({
-            prefix + "norm1.weight": (384,), prefix + "norm1.bias": (384,),
-            prefix + "attn.rel_pos_h": (rel_pos, 64), prefix + "attn.rel_pos_w": (rel_pos, 64),
-            prefix + "attn.qkv.weight": (1152, 384), prefix + "attn.qkv.bias": (1152,),
-            prefix + "attn.proj.weight": (384, 384), prefix + "attn.proj.bias": (384,),
-            prefix + "norm2.weight": (384,), prefix + "norm2.bias": (384,),
-            prefix + "mlp.fc1.weight": (1536, 384), prefix + "mlp.fc1.bias": (1536,),
-            prefix + "mlp.fc2.weight": (384, 1536), prefix + "mlp.fc2.bias": (384,),
-        })
+        shapes.update(
+            {
+                prefix + "norm1.weight": (384,),
+                prefix + "norm1.bias": (384,),
+                prefix + "attn.rel_pos_h": (rel_pos, 64),
+                prefix + "attn.rel_pos_w": (rel_pos, 64),
+                prefix + "attn.qkv.weight": (1152, 384),
+                prefix + "attn.qkv.bias": (1152,),
+                prefix + "attn.proj.weight": (384, 384),
+                prefix + "attn.proj.bias": (384,),
+                prefix + "norm2.weight": (384,),
+                prefix + "norm2.bias": (384,),
+                prefix + "mlp.fc1.weight": (1536, 384),
+                prefix + "mlp.fc1.bias": (1536,),
+                prefix + "mlp.fc2.weight": (384, 1536),
+                prefix + "mlp.fc2.bias": (384,),
+            }
+        )
         if block in (2, 5, 8, 11):
             residual = prefix + "residual."
-            shapes.update({
-                residual + "conv1.weight": (192, 384, 1, 1),
-                residual + "norm1.weight": (192,), residual + "norm1.bias": (192,),
-                residual + "conv2.weight": (192, 192, 3, 3),
-                residual + "norm2.weight": (192,), residual + "norm2.bias": (192,),
-                residual + "conv3.weight": (384, 192, 1, 1),
-                residual + "norm3.weight": (384,), residual + "norm3.bias": (384,),
-            })
+            shapes.update(
+                {
+                    residual + "conv1.weight": (192, 384, 1, 1),
+                    residual + "norm1.weight": (192,),
+                    residual + "norm1.bias": (192,),
+                    residual + "conv2.weight": (192, 192, 3, 3),
+                    residual + "norm2.weight": (192,),
+                    residual + "norm2.bias": (192,),
+                    residual + "conv3.weight": (384, 192, 1, 1),
+                    residual + "norm3.weight": (384,),
+                    residual + "norm3.bias": (384,),
+                }
+            )
 
     def batch_norm(prefix: str, channels: int) -> dict:
-        return {prefix + "weight": (channels,), prefix + "bias": (channels,),
-                prefix + "running_mean": (channels,), prefix + "running_var": (channels,),
-                prefix + "num_batches_tracked": ()}
+        return {
+            prefix + "weight": (channels,),
+            prefix + "bias": (channels,),
+            prefix + "running_mean": (channels,),
+            prefix + "running_var": (channels,),
+            prefix + "num_batches_tracked": (),
+        }
 
     for index, (c_in, c_out) in enumerate([(4, 48), (48, 96), (96, 192)]):
         shapes[f"decoder.convstream.convs.{index}.conv.weight"] = (c_out, c_in, 3, 3)
@@ -348,12 +383,19 @@ def official_vitmatte_s_shapes() -> dict:
 def test_vitmatte_s_state_dict_matches_official_checkpoint_layout():
     with torch.device("meta"):  # only names and shapes are needed
         backbone = ViT(
-            img_size=512, in_chans=4, embed_dim=384, depth=12, num_heads=6, window_size=14,
-            window_block_indexes=(0, 1, 3, 4, 6, 7, 9, 10), residual_block_indexes=(2, 5, 8, 11),
+            img_size=512,
+            in_chans=4,
+            embed_dim=384,
+            depth=12,
+            num_heads=6,
+            window_size=14,
+            window_block_indexes=(0, 1, 3, 4, 6, 7, 9, 10),
+            residual_block_indexes=(2, 5, 8, 11),
             use_rel_pos=True,
         )
-        model = ViTMatte(backbone=backbone, decoder=DetailCapture(in_chans=384, img_chans=4),
-                         trimap_input=True)
+        model = ViTMatte(
+            backbone=backbone, decoder=DetailCapture(in_chans=384, img_chans=4), trimap_input=True
+        )
     shapes = {key: tuple(value.shape) for key, value in model.state_dict().items()}
     expected = official_vitmatte_s_shapes()
     assert sorted(set(shapes) - set(expected)) == []

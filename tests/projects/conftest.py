@@ -1,4 +1,5 @@
 """Fixtures of the projects/ tests: tiny toy data on disk."""
+
 import sys
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Helpers of the projects/ tests: the stock training script as a subprocess, its records."""
+
 import json
 import os
 import subprocess
@@ -28,7 +29,11 @@ def run_train_net(config: Path, args: list, datasets_root: Path, timeout: int = 
     env = dict(os.environ, DETECTRON2_DATASETS=str(datasets_root), OMP_NUM_THREADS="2")
     result = subprocess.run(
         [sys.executable, str(TRAIN_NET), "--config-file", str(config), *map(str, args)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return result.stdout + result.stderr

@@ -1,5 +1,6 @@
 """The projects swap the criterion in by configuration: they use only the plugin's public names,
 their configs build on the top-level config pieces, and nothing outside projects/ knows them."""
+
 import ast
 import importlib
 import re
@@ -21,8 +22,11 @@ def plugin_imports(path: Path):
             for alias in node.names:
                 if alias.name.split(".")[0] == "alphafree_matting":
                     yield alias.name, None, node.lineno
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and (
-            node.module.split(".")[0] == "alphafree_matting"
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and node.module
+            and (node.module.split(".")[0] == "alphafree_matting")
         ):
             for alias in node.names:
                 yield node.module, alias.name, node.lineno
@@ -59,7 +63,8 @@ def test_projects_import_only_public_plugin_names(path):
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in PROJECT_FILES if "configs" in p.parts],
+    "path",
+    [p for p in PROJECT_FILES if "configs" in p.parts],
     ids=lambda p: str(p.relative_to(PROJECTS)),
 )
 def test_project_configs_build_on_top_level_configs_or_their_own(path):
@@ -88,7 +93,11 @@ def test_neither_the_plugin_nor_the_stock_script_and_configs_know_the_projects()
 
 def test_the_project_name_pattern_finds_what_it_looks_for():
     # The check above is only as good as its pattern.
-    for line in ("from projects.ResNetMatte import x", "import projects",
-                 "if 'resnet_matte' in name:", "path = 'projects/TrimapViTMatte/configs'"):
+    for line in (
+        "from projects.ResNetMatte import x",
+        "import projects",
+        "if 'resnet_matte' in name:",
+        "path = 'projects/TrimapViTMatte/configs'",
+    ):
         assert PROJECT_NAMES.search(line), line
     assert not PROJECT_NAMES.search("a projection head")

@@ -1,6 +1,7 @@
 """projects/ResNetMatte: the plugin's MattingModel with detectron2's ResNet and the project's
 U-Net decoder keeps the model contract; the torchvision weight conversion; the toy config trained
 and evaluated through the stock tools/lazyconfig_train_net.py."""
+
 import sys
 
 import pytest
@@ -68,10 +69,16 @@ def test_criterion_gets_the_unnormalised_image_and_targets_padded_like_vitmatte(
     image_a, image_b = torch.rand(3, 40, 50), torch.rand(3, 64, 30)
     mapper_valid = torch.ones(1, 40, 50, dtype=torch.bool)
     mapper_valid[:, :, 45:] = False  # padding added by the mapper's crop
-    losses = model([
-        {"image": image_a, "trimap": torch.ones(1, 40, 50), "valid": mapper_valid},
-        {"image": image_b, "trimap": torch.zeros(1, 64, 30), "valid": torch.ones(1, 64, 30) > 0},
-    ])
+    losses = model(
+        [
+            {"image": image_a, "trimap": torch.ones(1, 40, 50), "valid": mapper_valid},
+            {
+                "image": image_b,
+                "trimap": torch.zeros(1, 64, 30),
+                "valid": torch.ones(1, 64, 30) > 0,
+            },
+        ]
+    )
     assert set(losses) == {"loss_mean_alpha"}
     assert criterion.alpha_pred.shape == (2, 1, 64, 64)  # padded to a multiple of 32
     image, targets = criterion.image, criterion.targets
@@ -187,7 +194,8 @@ def test_converter_rejects_a_file_that_is_not_a_torchvision_resnet(tmp_path, cap
 def trained_toy_run(toy_datasets, tmp_path_factory):
     output = tmp_path_factory.mktemp("resnet_matte_toy")
     run_train_net(
-        PROJECT / "configs" / "toy_ddc.py", [*TINY_TRAIN, f"train.output_dir={output}"],
+        PROJECT / "configs" / "toy_ddc.py",
+        [*TINY_TRAIN, f"train.output_dir={output}"],
         toy_datasets,
     )
     return output
@@ -208,8 +216,12 @@ def test_eval_only_reloads_every_weight_and_reproduces_the_final_evaluation(
     final_eval = [r for r in metrics_records(trained_toy_run) if "matting/SAD" in r][-1]
     log = run_train_net(
         PROJECT / "configs" / "toy_ddc.py",
-        ["--eval-only", f"train.init_checkpoint={trained_toy_run / 'model_final.pth'}",
-         f"train.output_dir={tmp_path}", "dataloader.test.num_workers=0"],
+        [
+            "--eval-only",
+            f"train.init_checkpoint={trained_toy_run / 'model_final.pth'}",
+            f"train.output_dir={tmp_path}",
+            "dataloader.test.num_workers=0",
+        ],
         toy_datasets,
     )
     assert "missing in the checkpoint" not in log

@@ -1,5 +1,6 @@
 """projects/TrimapViTMatte: trimap-input ViTMatte configs (alpha-supervised vs known + DDC),
 official-checkpoint loading, and the toy config through the stock training script."""
+
 import pytest
 import torch
 from detectron2.config import LazyConfig, instantiate
@@ -13,8 +14,13 @@ from alphafree_matting.modeling import ViTMatte
 CONFIGS = PROJECTS / "TrimapViTMatte" / "configs"
 EXPERIMENTS = ("toy_ddc", "toy_alpha", "am2k_ddc", "am2k_alpha")
 TINY_BACKBONE = dict(
-    img_size=64, embed_dim=32, depth=2, num_heads=2, window_size=2,
-    window_block_indexes=[0], residual_block_indexes=[1],
+    img_size=64,
+    embed_dim=32,
+    depth=2,
+    num_heads=2,
+    window_size=2,
+    window_block_indexes=[0],
+    residual_block_indexes=[1],
 )
 
 
@@ -57,12 +63,16 @@ def test_alpha_config_differs_from_the_ddc_config_only_in_the_supervision(datase
     ddc = flatten(load_config(f"{dataset}_ddc"))
     alpha = flatten(load_config(f"{dataset}_alpha"))
     changed = {key for key in ddc.keys() | alpha.keys() if ddc.get(key) != alpha.get(key)}
-    changed = {key.split(".dataset.")[0] + ".dataset" if ".dataset." in key else key
-               for key in changed}
+    changed = {
+        key.split(".dataset.")[0] + ".dataset" if ".dataset." in key else key for key in changed
+    }
     assert changed == {
-        "model.criterion.losses.known", "model.criterion.losses.ddc",
-        "model.criterion.losses.alpha_l1", "dataloader.train.mapper.label",
-        "dataloader.train.dataset", "train.output_dir",
+        "model.criterion.losses.known",
+        "model.criterion.losses.ddc",
+        "model.criterion.losses.alpha_l1",
+        "dataloader.train.mapper.label",
+        "dataloader.train.dataset",
+        "train.output_dir",
     }
     cfg = load_config(f"{dataset}_alpha")
     assert dict(cfg.model.criterion.losses) == {"alpha_l1": 1.0}
@@ -104,7 +114,8 @@ def official_stand_in(tmp_path_factory):
     model = instantiate(load_config("am2k_ddc").model)
     generator = torch.Generator().manual_seed(0)
     state_dict = {
-        key: torch.rand(value.shape, generator=generator) + 0.5 if value.is_floating_point()
+        key: torch.rand(value.shape, generator=generator) + 0.5
+        if value.is_floating_point()
         else value + 3
         for key, value in model.state_dict().items()
     }
@@ -140,9 +151,14 @@ def test_official_checkpoint_evaluates_through_the_documented_eval_only_command(
     path, _ = official_stand_in
     log = run_train_net(
         CONFIGS / "am2k_ddc.py",
-        ["--eval-only", f"train.init_checkpoint={path}", f"train.output_dir={tmp_path}",
-         "train.device=cpu", "dataloader.test.dataset.names=toy_matting_val",
-         "dataloader.test.num_workers=0"],
+        [
+            "--eval-only",
+            f"train.init_checkpoint={path}",
+            f"train.output_dir={tmp_path}",
+            "train.device=cpu",
+            "dataloader.test.dataset.names=toy_matting_val",
+            "dataloader.test.num_workers=0",
+        ],
         toy_datasets,
     )
     assert "missing in the checkpoint" not in log and "unused from the checkpoint" not in log
@@ -154,8 +170,7 @@ def test_official_checkpoint_evaluates_through_the_documented_eval_only_command(
 @pytest.fixture(scope="module")
 def trained_toy_run(toy_datasets, tmp_path_factory):
     output = tmp_path_factory.mktemp("trimap_vitmatte_toy")
-    run_train_net(CONFIGS / "toy_ddc.py", [*TINY_TRAIN, f"train.output_dir={output}"],
-                  toy_datasets)
+    run_train_net(CONFIGS / "toy_ddc.py", [*TINY_TRAIN, f"train.output_dir={output}"], toy_datasets)
     return output
 
 
@@ -173,8 +188,12 @@ def test_eval_only_reproduces_the_final_evaluation(trained_toy_run, toy_datasets
     final_eval = [r for r in metrics_records(trained_toy_run) if "matting/SAD(unknown)" in r][-1]
     run_train_net(
         CONFIGS / "toy_ddc.py",
-        ["--eval-only", f"train.init_checkpoint={trained_toy_run / 'model_final.pth'}",
-         f"train.output_dir={tmp_path}", "dataloader.test.num_workers=0"],
+        [
+            "--eval-only",
+            f"train.init_checkpoint={trained_toy_run / 'model_final.pth'}",
+            f"train.output_dir={tmp_path}",
+            "dataloader.test.num_workers=0",
+        ],
         toy_datasets,
     )
     evaluated = metrics_records(tmp_path)[-1]

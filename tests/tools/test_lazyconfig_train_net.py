@@ -1,5 +1,6 @@
 """End to end: tools/lazyconfig_train_net.py trains the demo config, checkpoints, evaluates,
 and the trained model beats an untrained one (the test proves learning, not just running)."""
+
 import json
 import os
 import subprocess
@@ -52,8 +53,12 @@ def toy_root(tmp_path_factory) -> Path:
 def trained_run(toy_root, tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("demo_run")
     run_tool(
-        [*TINY_RUN, "train.max_iter=200", f"train.output_dir={output}",
-         "train.checkpointer.period=100"],
+        [
+            *TINY_RUN,
+            "train.max_iter=200",
+            f"train.output_dir={output}",
+            "train.checkpointer.period=100",
+        ],
         toy_root,
     )
     return output
@@ -74,15 +79,16 @@ def test_training_writes_checkpoints_metrics_and_events(trained_run):
     assert list((trained_run / "eval" / "visuals").glob("*.png"))
 
 
-def test_eval_only_reproduces_training_metrics_and_beats_untrained(
-    trained_run, toy_root, tmp_path
-):
+def test_eval_only_reproduces_training_metrics_and_beats_untrained(trained_run, toy_root, tmp_path):
     final_eval = [r for r in metrics_lines(trained_run / "metrics.json") if "matting/SAD" in r][-1]
 
     eval_dir = tmp_path / "eval_trained"
     log = run_tool(
-        ["--eval-only", f"train.init_checkpoint={trained_run / 'model_final.pth'}",
-         f"train.output_dir={eval_dir}"],
+        [
+            "--eval-only",
+            f"train.init_checkpoint={trained_run / 'model_final.pth'}",
+            f"train.output_dir={eval_dir}",
+        ],
         toy_root,
     )
     for metric in ("SAD", "MSE", "MAD", "Grad", "Conn", "SAD-T", "MSE-T"):
@@ -94,8 +100,9 @@ def test_eval_only_reproduces_training_metrics_and_beats_untrained(
         assert trained[key] == pytest.approx(final_eval[key], rel=1e-4)
 
     untrained_dir = tmp_path / "eval_untrained"
-    run_tool(["--eval-only", "train.init_checkpoint=", f"train.output_dir={untrained_dir}"],
-             toy_root)
+    run_tool(
+        ["--eval-only", "train.init_checkpoint=", f"train.output_dir={untrained_dir}"], toy_root
+    )
     untrained = metrics_lines(untrained_dir / "metrics.json")[-1]
     assert trained["matting/SAD"] < 0.5 * untrained["matting/SAD"], (trained, untrained)
     assert trained["matting/SAD-T"] < untrained["matting/SAD-T"]
@@ -104,9 +111,18 @@ def test_eval_only_reproduces_training_metrics_and_beats_untrained(
 def test_missing_dataset_fails_fast_with_the_path(tmp_path):
     env = dict(os.environ, DETECTRON2_DATASETS=str(tmp_path / "nowhere"))
     result = subprocess.run(
-        [sys.executable, str(TRAIN_NET), "--config-file", str(REPO / "configs/demo_ddc.py"),
-         f"train.output_dir={tmp_path / 'out'}"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(TRAIN_NET),
+            "--config-file",
+            str(REPO / "configs/demo_ddc.py"),
+            f"train.output_dir={tmp_path / 'out'}",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode != 0
     assert str(tmp_path / "nowhere" / "toy_matting") in result.stderr

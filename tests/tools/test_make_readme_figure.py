@@ -1,5 +1,6 @@
 """tools/make_readme_figure.py: the README picture stacks the demo's evaluation grids, and the
 committed picture is what the documented command makes of the demo's validation images."""
+
 import sys
 from pathlib import Path
 
@@ -41,8 +42,12 @@ def test_figure_stacks_the_first_grids_unchanged_with_white_gaps(figure_tool, tm
     np.testing.assert_array_equal(figure[height + figure_tool.ROW_GAP :], grids[1])
     assert (figure[height : height + figure_tool.ROW_GAP] == 255).all()
 
-    assert figure_tool.main(["--visuals", str(visuals), "--images", "0002",
-                             "--output", str(tmp_path / "one.png")]) == 0
+    assert (
+        figure_tool.main(
+            ["--visuals", str(visuals), "--images", "0002", "--output", str(tmp_path / "one.png")]
+        )
+        == 0
+    )
     np.testing.assert_array_equal(read_image(str(tmp_path / "one.png")), grids[2])
     with pytest.raises(SystemExit, match="make demo"):
         figure_tool.main(["--visuals", str(tmp_path / "none"), "--output", str(tmp_path / "x.png")])
@@ -88,13 +93,19 @@ def test_committed_readme_figure_is_what_the_command_makes_of_the_demo(
         model, instantiate(cfg.dataloader.test), instantiate(cfg.dataloader.evaluator)
     )
     regenerated = tmp_path / "figure.png"
-    assert figure_tool.main(
-        ["--visuals", str(tmp_path / "eval" / "visuals"), "--output", str(regenerated)]
-    ) == 0
+    assert (
+        figure_tool.main(
+            ["--visuals", str(tmp_path / "eval" / "visuals"), "--output", str(regenerated)]
+        )
+        == 0
+    )
 
     committed, fresh = read_image(str(COMMITTED_FIGURE)), read_image(str(regenerated))
-    assert committed.shape == fresh.shape == (2 * (TITLE_HEIGHT + TOY_SIZE) + SEPARATOR_WIDTH,
-                                              5 * TOY_SIZE + 4 * SEPARATOR_WIDTH, 3)
+    assert (
+        committed.shape
+        == fresh.shape
+        == (2 * (TITLE_HEIGHT + TOY_SIZE) + SEPARATOR_WIDTH, 5 * TOY_SIZE + 4 * SEPARATOR_WIDTH, 3)
+    )
     for row in range(2):
         for column, panel in COMPARED_PANELS.items():
             difference = np.abs(_panel(committed, row, column) - _panel(fresh, row, column))

@@ -1,5 +1,6 @@
 """tools/predict.py: alpha / cut-out / composite files per image, failures reported and
 counted in the exit code, any input kind (gray, RGBA, EXIF-rotated, odd sizes)."""
+
 import os
 import subprocess
 import sys
@@ -49,18 +50,32 @@ def write_mixed_folder(folder: Path, factory) -> None:
     (folder / "notes.txt").write_text("not an image")
 
 
-def test_predict_folder_writes_valid_images_and_counts_the_corrupt_one(
-    tiny_run, tmp_path, factory
-):
+def test_predict_folder_writes_valid_images_and_counts_the_corrupt_one(tiny_run, tmp_path, factory):
     config_path, checkpoint = tiny_run
     write_mixed_folder(tmp_path / "photos", factory)
     output = tmp_path / "out"
     result = subprocess.run(
-        [sys.executable, str(PREDICT), "--config-file", str(config_path), "--checkpoint",
-         str(checkpoint), "--input", str(tmp_path / "photos"), "--output", str(output),
-         "--device", "cpu", "--background", "#00ff00"],
-        cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="2"),
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            str(PREDICT),
+            "--config-file",
+            str(config_path),
+            "--checkpoint",
+            str(checkpoint),
+            "--input",
+            str(tmp_path / "photos"),
+            "--output",
+            str(output),
+            "--device",
+            "cpu",
+            "--background",
+            "#00ff00",
+        ],
+        cwd=REPO,
+        env=dict(os.environ, OMP_NUM_THREADS="2"),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 1, result.stdout + result.stderr[-3000:]
     assert "corrupt.png" in result.stderr and "cannot decode" in result.stderr
@@ -92,11 +107,22 @@ def test_background_image_is_fitted_and_exit_code_zero_without_failures(
     image = factory.image(factory.alpha(36, 50))
     cv2.imwrite(str(tmp_path / "cat.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     cv2.imwrite(str(tmp_path / "beach.jpg"), np.full((100, 300, 3), (40, 160, 220), np.uint8))
-    code = predict_tool.main([
-        "--config-file", str(config_path), "--checkpoint", str(checkpoint), "--device", "cpu",
-        "--input", str(tmp_path / "cat.png"), "--output", str(tmp_path / "out"),
-        "--background", str(tmp_path / "beach.jpg"),
-    ])
+    code = predict_tool.main(
+        [
+            "--config-file",
+            str(config_path),
+            "--checkpoint",
+            str(checkpoint),
+            "--device",
+            "cpu",
+            "--input",
+            str(tmp_path / "cat.png"),
+            "--output",
+            str(tmp_path / "out"),
+            "--background",
+            str(tmp_path / "beach.jpg"),
+        ]
+    )
     assert code == 0
     composite = read_unchanged(tmp_path / "out" / "composite" / "cat.png")
     alpha = read_unchanged(tmp_path / "out" / "alpha" / "cat.png")
@@ -113,11 +139,23 @@ def test_exit_code_counts_every_failed_file_and_unmatched_input(
     cv2.imwrite(str(tmp_path / "good.png"), factory.image(factory.alpha(32, 32)))
     for name in ("bad1.jpg", "bad2.png"):
         (tmp_path / name).write_bytes(b"garbage")
-    code = predict_tool.main([
-        "--config-file", str(config_path), "--checkpoint", str(checkpoint), "--device", "cpu",
-        "--input", str(tmp_path / "*.jpg"), str(tmp_path / "good.png"), str(tmp_path / "bad2.png"),
-        str(tmp_path / "missing.png"), "--output", str(tmp_path / "out"),
-    ])
+    code = predict_tool.main(
+        [
+            "--config-file",
+            str(config_path),
+            "--checkpoint",
+            str(checkpoint),
+            "--device",
+            "cpu",
+            "--input",
+            str(tmp_path / "*.jpg"),
+            str(tmp_path / "good.png"),
+            str(tmp_path / "bad2.png"),
+            str(tmp_path / "missing.png"),
+            "--output",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 3
     errors = capsys.readouterr().err
     assert "bad1.jpg" in errors and "bad2.png" in errors
@@ -131,13 +169,23 @@ def test_setup_problems_stop_before_any_image_with_exit_code_2(
 ):
     config_path, checkpoint = tiny_run
     cv2.imwrite(str(tmp_path / "good.png"), factory.image(factory.alpha(32, 32)))
-    common = ["--config-file", str(config_path), "--checkpoint", str(checkpoint),
-              "--device", "cpu", "--output", str(tmp_path / "out")]
+    common = [
+        "--config-file",
+        str(config_path),
+        "--checkpoint",
+        str(checkpoint),
+        "--device",
+        "cpu",
+        "--output",
+        str(tmp_path / "out"),
+    ]
     cases = [
         (["--input", str(tmp_path / "nothing_here")], "no image found"),
         (["--input", str(tmp_path / "good.png"), "--background", "sunset"], "neither an image"),
-        (["--input", str(tmp_path / "good.png"), "--trimap", str(tmp_path)],
-         "does not take a trimap"),
+        (
+            ["--input", str(tmp_path / "good.png"), "--trimap", str(tmp_path)],
+            "does not take a trimap",
+        ),
     ]
     for extra, message in cases:
         with pytest.raises(SystemExit) as stop:
@@ -145,8 +193,17 @@ def test_setup_problems_stop_before_any_image_with_exit_code_2(
         assert stop.value.code == 2
         assert message in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        predict_tool.main([*common[:2], "--checkpoint", str(tmp_path / "no.pth"),
-                           "--input", str(tmp_path / "good.png"), "--output", str(tmp_path)])
+        predict_tool.main(
+            [
+                *common[:2],
+                "--checkpoint",
+                str(tmp_path / "no.pth"),
+                "--input",
+                str(tmp_path / "good.png"),
+                "--output",
+                str(tmp_path),
+            ]
+        )
     assert "no.pth" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
@@ -158,11 +215,22 @@ def test_trimap_input_model_reads_trimaps_by_stem_and_fails_files_without(
     folders = {"image": "image", "trimap": "trimap"}
     factory.write_sample(tmp_path, "with_trimap", (40, 48), folders, image_ext=".png")
     factory.write_sample(tmp_path, "without", (40, 48), {"image": "image"}, image_ext=".png")
-    code = predict_tool.main([
-        "--config-file", str(config_path), "--checkpoint", str(checkpoint), "--device", "cpu",
-        "--input", str(tmp_path / "image"), "--trimap", str(tmp_path / "trimap"),
-        "--output", str(tmp_path / "out"),
-    ])
+    code = predict_tool.main(
+        [
+            "--config-file",
+            str(config_path),
+            "--checkpoint",
+            str(checkpoint),
+            "--device",
+            "cpu",
+            "--input",
+            str(tmp_path / "image"),
+            "--trimap",
+            str(tmp_path / "trimap"),
+            "--output",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 1
     assert [p.name for p in (tmp_path / "out" / "alpha").iterdir()] == ["with_trimap.png"]
 

@@ -1,6 +1,7 @@
 """tools/reproduce_ablation.py: each policy changes only the supervision of the stock config, the
 claims are checked with the issue's thresholds, and a smoke run (two policies, a few iterations,
 tiny data) writes the report, the figures and a table of finite numbers."""
+
 import json
 import math
 import os
@@ -35,7 +36,8 @@ def test_policy_overrides_change_only_the_supervision_of_the_base_config(name, t
     assert cfg.model.criterion.window == base.model.criterion.window == 11
     for part in ("backbone", "decoder"):  # norm_layer is a functools.partial: compare the rest
         assert {k: v for k, v in cfg.model[part].items() if k != "norm_layer"} == {
-            k: v for k, v in base.model[part].items() if k != "norm_layer"}
+            k: v for k, v in base.model[part].items() if k != "norm_layer"
+        }
     assert (cfg.train.max_iter, cfg.train.seed) == (300, 7)
     assert cfg.train.output_dir == str(tmp_path / name / "seed7")
     assert list(cfg.lr_multiplier.scheduler.milestones) == [180, 270]
@@ -43,7 +45,8 @@ def test_policy_overrides_change_only_the_supervision_of_the_base_config(name, t
     alpha = POLICIES[name].label == "alpha"
     assert cfg.dataloader.train.mapper.label == ("alpha" if alpha else "trimap")
     assert cfg.dataloader.train.dataset.names == (
-        "toy_ablation_train_alpha" if alpha else "toy_ablation_train")
+        "toy_ablation_train_alpha" if alpha else "toy_ablation_train"
+    )
     assert cfg.dataloader.test.dataset.names == "toy_ablation_val"
 
 
@@ -51,11 +54,17 @@ def test_claims_use_the_issue_thresholds():
     def metrics(sad, grad, sad_t):
         return {"SAD": sad, "Grad": grad, "SAD-T": sad_t}
 
-    holding = {"known_only": metrics(1.0, 1.0, 1.0), "known_ddc": metrics(0.65, 0.69, 0.79),
-               "alpha_l1": metrics(0.5, 0.8, 0.5)}
+    holding = {
+        "known_only": metrics(1.0, 1.0, 1.0),
+        "known_ddc": metrics(0.65, 0.69, 0.79),
+        "alpha_l1": metrics(0.5, 0.8, 0.5),
+    }
     assert [ok for _, _, ok in claims(holding)] == [True, True, True]
-    failing = {"known_only": metrics(1.0, 1.0, 1.0), "known_ddc": metrics(0.66, 0.71, 0.81),
-               "alpha_l1": metrics(0.5, 0.8, 0.5)}
+    failing = {
+        "known_only": metrics(1.0, 1.0, 1.0),
+        "known_ddc": metrics(0.66, 0.71, 0.81),
+        "alpha_l1": metrics(0.5, 0.8, 0.5),
+    }
     assert [ok for _, _, ok in claims(failing)] == [False, False, False]
 
 
@@ -63,20 +72,33 @@ def test_reuse_runs_keeps_only_a_finished_run_of_the_same_command_and_data(tmp_p
     data_dir = tmp_path / "data" / reproduce_ablation.DATASET_DIR
     data_dir.mkdir(parents=True)
     (data_dir / reproduce_ablation.MARKER).write_text(json.dumps({"num_train": 6}))
-    argv = ["--work-dir", str(tmp_path / "runs"), "--data-root", str(tmp_path / "data"),
-            "--reuse-runs"]
+    argv = [
+        "--work-dir",
+        str(tmp_path / "runs"),
+        "--data-root",
+        str(tmp_path / "data"),
+        "--reuse-runs",
+    ]
     args = parse_args(argv)
     folder = Path(reproduce_ablation.run_dir(args.work_dir, "known_ddc", 0))
     (folder / "eval").mkdir(parents=True)
     (folder / "eval" / "matting_results.json").write_text("{}")
-    command = [reproduce_ablation.TRAIN_NET, "--config-file", args.config,
-               *policy_overrides("known_ddc", 0, args)]
+    command = [
+        reproduce_ablation.TRAIN_NET,
+        "--config-file",
+        args.config,
+        *policy_overrides("known_ddc", 0, args),
+    ]
     record = {"command": command, "data": {"num_train": 6}, "seconds": 12.0}
     (folder / reproduce_ablation.RUN_RECORD).write_text(json.dumps(record))
     trained = []
-    monkeypatch.setattr(reproduce_ablation.subprocess, "run",
-                        lambda command, **kwargs: trained.append(command) or
-                        subprocess.CompletedProcess(command, 0))
+    monkeypatch.setattr(
+        reproduce_ablation.subprocess,
+        "run",
+        lambda command, **kwargs: (
+            trained.append(command) or subprocess.CompletedProcess(command, 0)
+        ),
+    )
 
     assert reproduce_ablation.run_policy("known_ddc", 0, args) == (12.0, True)
     assert not trained
@@ -87,7 +109,8 @@ def test_reuse_runs_keeps_only_a_finished_run_of_the_same_command_and_data(tmp_p
     # Retraining starts from an empty folder (detectron2 appends to an old metrics.json).
     assert not (folder / "eval").exists()
     assert json.loads((folder / reproduce_ablation.RUN_RECORD).read_text())["data"] == {
-        "num_train": 7}
+        "num_train": 7
+    }
 
 
 def test_unknown_policy_is_rejected_with_the_choices(capsys):
@@ -102,29 +125,51 @@ def _first_table(markdown: str, heading: str) -> list[list[str]]:
     lines = markdown.split(heading, 1)[1].splitlines()
     first = next(i for i, line in enumerate(lines) if line.startswith("|"))
     end = next((i for i in range(first, len(lines)) if not lines[i].startswith("|")), len(lines))
-    rows = [line.strip("|").split("|") for line in lines[first + 2:end]]  # skip header, rule
+    rows = [line.strip("|").split("|") for line in lines[first + 2 : end]]  # skip header, rule
     return [[cell.strip() for cell in row] for row in rows]
 
 
 def test_smoke_run_writes_report_figures_and_finite_table(tmp_path):
     docs = tmp_path / "docs"
     command = [
-        sys.executable, str(TOOL), "--output", str(docs), "--work-dir", str(tmp_path / "runs"),
-        "--data-root", str(tmp_path / "data"), "--policies", "known_ddc,alpha_l1",
-        "--max-iter", "3", "--eval-period", "0", "--num-train", "6", "--num-val", "2",
-        "--size", "32", "--crop-size", "32", "--batch-size", "2", "--num-workers", "0",
-        "--num-visuals", "2",
+        sys.executable,
+        str(TOOL),
+        "--output",
+        str(docs),
+        "--work-dir",
+        str(tmp_path / "runs"),
+        "--data-root",
+        str(tmp_path / "data"),
+        "--policies",
+        "known_ddc,alpha_l1",
+        "--max-iter",
+        "3",
+        "--eval-period",
+        "0",
+        "--num-train",
+        "6",
+        "--num-val",
+        "2",
+        "--size",
+        "32",
+        "--crop-size",
+        "32",
+        "--batch-size",
+        "2",
+        "--num-workers",
+        "0",
+        "--num-visuals",
+        "2",
     ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     markdown = (docs / "ablation.md").read_text()
     rows = _first_table(markdown, "## Held-out results")
     assert [row[0] for row in rows] == [POLICIES["known_ddc"].title, POLICIES["alpha_l1"].title]
     for row in rows:
-        values = [float(cell) for cell in row[1:1 + len(METRIC_KEYS)]]
+        values = [float(cell) for cell in row[1 : 1 + len(METRIC_KEYS)]]
         assert all(math.isfinite(value) and value >= 0 for value in values), row
     assert "SAD within 1.3x of alpha L1" in markdown  # the claims table covers these policies
     assert len(_first_table(markdown, "## Where the error is")) == 2

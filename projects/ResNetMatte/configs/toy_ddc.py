@@ -11,8 +11,12 @@ from .common.model import model
 model.backbone.stem = L(BasicStem)(in_channels=3, out_channels=16, norm="BN")
 model.backbone.stages = [
     L(ResNet.make_stage)(
-        block_class=BasicBlock, num_blocks=1, in_channels=c_in, out_channels=c_out,
-        stride_per_block=[stride], norm="BN",
+        block_class=BasicBlock,
+        num_blocks=1,
+        in_channels=c_in,
+        out_channels=c_out,
+        stride_per_block=[stride],
+        norm="BN",
     )
     for c_in, c_out, stride in zip([16, 16, 32, 64], [16, 32, 64, 128], [1, 2, 2, 2])
 ]

@@ -3,6 +3,7 @@
 The meta-architecture is the plugin's model-agnostic ``MattingModel``; this project only adds
 the decoder for multi-scale CNN features and a torchvision weight converter.
 """
+
 from .decoder import UNetDecoder
 from .torchvision_weights import convert_torchvision_resnet
 

@@ -1,5 +1,6 @@
 """A light U-Net decoder for CNN backbones: upsample 2x, concatenate the skip, conv; down to full
 resolution, where the skips come from a small conv stream on the image itself."""
+
 from collections.abc import Mapping, Sequence
 
 import fvcore.nn.weight_init as weight_init
@@ -14,8 +15,14 @@ __all__ = ["UNetDecoder"]
 def conv_norm_relu(in_chans: int, out_chans: int, norm: str, stride: int = 1) -> Conv2d:
     """3x3 convolution (bias only without norm) -> norm -> ReLU, MSRA-initialised."""
     conv = Conv2d(
-        in_chans, out_chans, kernel_size=3, stride=stride, padding=1, bias=not norm,
-        norm=get_norm(norm, out_chans), activation=F.relu,
+        in_chans,
+        out_chans,
+        kernel_size=3,
+        stride=stride,
+        padding=1,
+        bias=not norm,
+        norm=get_norm(norm, out_chans),
+        activation=F.relu,
     )
     weight_init.c2_msra_fill(conv)
     return conv

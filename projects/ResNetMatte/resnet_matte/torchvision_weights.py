@@ -11,6 +11,7 @@ input ``ResNetMatte`` builds, so their weights need only new names::
 torchvision's bottleneck blocks (ResNet-50 and deeper) stride in the 3x3 conv: build those
 detectron2 stages with ``stride_in_1x1=False``.
 """
+
 import re
 
 import torch
