@@ -19,9 +19,9 @@ import torch
 from detectron2.config import LazyConfig, instantiate
 from omegaconf import DictConfig
 
+from .checkpoint import load_model_weights
 from .data.io import MattingDataError
 from .data.mapper import MattingDatasetMapper
-from .engine.defaults import load_model_weights
 from .evaluation.visualize import alpha_to_uint8
 
 logger = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from detectron2.evaluation import inference_on_dataset
 from PIL import Image
 from tiny_model import write_tiny_model
 
+from alphafree_matting.checkpoint import load_model_weights
 from alphafree_matting.data import MattingDataError, read_image, register_matting_folder
-from alphafree_matting.engine import load_model_weights
 from alphafree_matting.predictor import MattingPredictor, resolve_device
 
 

@@ -23,15 +23,12 @@ from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
 import alphafree_matting.data  # noqa: F401  (registers the built-in datasets)
-from alphafree_matting.engine import (
+from alphafree_matting.checkpoint import (
     AtomicCheckpointer,
-    build_trainer,
     check_init_checkpoint,
-    create_ddp_model,
-    launch,
     load_model_weights,
-    record_results,
 )
+from alphafree_matting.engine import build_trainer, create_ddp_model, launch, record_results
 
 logger = logging.getLogger("detectron2")
 

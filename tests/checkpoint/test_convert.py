@@ -23,7 +23,7 @@ from alphafree_matting.checkpoint import (
 )
 from alphafree_matting.modeling import DetailCapture, ViT, ViTMatte
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def load_tool():

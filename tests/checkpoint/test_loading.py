@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from alphafree_matting.engine import check_init_checkpoint, record_results
+from alphafree_matting.checkpoint import check_init_checkpoint
+from alphafree_matting.engine import record_results
 
 
 @pytest.mark.parametrize(

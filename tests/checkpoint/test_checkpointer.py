@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from alphafree_matting.engine import AtomicCheckpointer, atomic_write
+from alphafree_matting.checkpoint import AtomicCheckpointer, atomic_write
 
 needs_fork = pytest.mark.skipif(
     "fork" not in multiprocessing.get_all_start_methods() or not hasattr(signal, "SIGKILL"),
