@@ -28,7 +28,13 @@ from alphafree_matting.checkpoint import (
     check_init_checkpoint,
     load_model_weights,
 )
-from alphafree_matting.engine import build_trainer, create_ddp_model, launch, record_results
+from alphafree_matting.engine import (
+    apply_overrides,
+    build_trainer,
+    create_ddp_model,
+    launch,
+    record_results,
+)
 
 logger = logging.getLogger("detectron2")
 
@@ -107,7 +113,7 @@ def do_eval_only(cfg):
 
 def main(args):
     cfg = LazyConfig.load(args.config_file)
-    cfg = LazyConfig.apply_overrides(cfg, args.opts)
+    cfg = apply_overrides(cfg, args.opts)  # a dict value replaces the node (d2 would merge)
     default_setup(cfg, args)
     # The plugin logs under its package name (e.g. the evaluator's metric table).
     setup_logger(cfg.train.output_dir, comm.get_rank(), name="alphafree_matting", abbrev_name="afm")

@@ -44,8 +44,8 @@ class TrimapCriterion(nn.Module):
     (ddc, dc, affinity), each returned as ``loss_<name>``.
 
     Args:
-        losses: ``{name: weight}``; names from :data:`LOSS_NAMES`. ``None`` means
-            :data:`DEFAULT_LOSSES` (``{"known": 1.0, "ddc": 10.0}``).
+        losses: ``{name: weight}``; names from :data:`LOSS_NAMES`; a weight of 0 switches a loss
+            off (it is not computed). ``None`` means :data:`DEFAULT_LOSSES`.
         window: neighbour window side K (odd).
         k: neighbours per pixel; ``None`` means ``k = window``.
         border: ``"zeros"`` (reference) or ``"exclude"`` (see ``criterion.neighbours``).
@@ -73,10 +73,14 @@ class TrimapCriterion(nn.Module):
                 raise ValueError(
                     f"TrimapCriterion: unknown loss {name!r} in `losses`; choose from {LOSS_NAMES}"
                 )
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
                 raise ValueError(
-                    f"TrimapCriterion: weight of loss {name!r} must be a number, got {weight!r}"
+                    f"TrimapCriterion: weight of loss {name!r} must be a number >= 0, "
+                    f"got {weight!r}"
                 )
+        losses = {name: float(weight) for name, weight in losses.items() if weight != 0}
+        if not losses:
+            raise ValueError("TrimapCriterion: every loss has weight 0; give one a weight > 0")
         if region not in REGIONS:
             raise ValueError(f"TrimapCriterion: region must be one of {REGIONS}, got {region!r}")
         if implementation not in IMPLEMENTATIONS:
@@ -84,7 +88,7 @@ class TrimapCriterion(nn.Module):
                 f"TrimapCriterion: implementation must be one of {IMPLEMENTATIONS}, "
                 f"got {implementation!r}"
             )
-        self.losses = {name: float(weight) for name, weight in losses.items()}
+        self.losses = losses  # weight-0 losses are left out: never computed
         self.window = window
         self.k = resolve_neighbour_count(window, k)
         self.border = check_border(border)

@@ -45,6 +45,21 @@ def test_every_configured_loss_is_returned_with_its_weight():
     assert all(value.dtype == torch.float32 and value.dim() == 0 for value in losses.values())
 
 
+def test_a_loss_with_weight_zero_is_switched_off_and_never_computed(monkeypatch):
+    image, alpha, _, _ = random_batch((1, 3, 8, 8), seed=2)
+    criterion = TrimapCriterion(losses={"known": 1.0, "ddc": 0, "affinity": 0.0}, window=3)
+    assert criterion.losses == {"known": 1.0}
+    monkeypatch.setattr(
+        "alphafree_matting.criterion.criterion.select_neighbours",
+        lambda *args, **kwargs: pytest.fail("neighbours selected for a switched-off loss"),
+    )
+    assert set(criterion(alpha, image, {"trimap": trimap_like(alpha)})) == {"loss_known"}
+    with pytest.raises(ValueError, match="every loss has weight 0"):
+        TrimapCriterion(losses={"known": 0, "ddc": 0})
+    with pytest.raises(ValueError, match="weight of loss 'ddc' must be a number >= 0"):
+        TrimapCriterion(losses={"known": 1.0, "ddc": -1.0})
+
+
 def test_unknown_loss_name_and_bad_options_fail_at_construction():
     with pytest.raises(ValueError, match="unknown loss 'ddcc'.*'known', 'known_bce'"):
         TrimapCriterion(losses={"known": 1.0, "ddcc": 10.0})
