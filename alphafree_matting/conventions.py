@@ -25,6 +25,9 @@ TRIMAP_BACKGROUND_BELOW = 85
 TRIMAP_FOREGROUND_FROM = 170
 """Stored values ``v >= 170`` are foreground; values in between are unknown."""
 
+CERTAIN_EPS = 1e-5
+"""Alphas within this distance of 1 (of 0) count as certain foreground (background)."""
+
 UNKNOWN_TARGET = 0.5
 """Target value of unknown pixels; known pixels have target 0.0 or 1.0."""
 

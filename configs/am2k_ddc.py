@@ -1,17 +1,34 @@
-# The paper's AM-2K run (Table 1, row "Trimap"): ViTMatte-S from DINO ViT-S/16, trimap labels,
-# known loss + 10 x DDC loss; AdamW 5e-4, layer decay 0.65, batch 16, 100 epochs, lr x0.1 at
-# epoch 60 and x0.05 at 90, 250 warm-up iterations. (The authors' release runs 5,625 iterations
-# of 2 GPUs x 16 images: the same 100 epochs at twice the batch.)
-#   python tools/lazyconfig_train_net.py --config-file configs/am2k_ddc.py --num-gpus 8
+# The paper's AM-2K run (Table 1, row "Trimap") as the authors' release trains it
+# (github.com/poppuppy/alpha-free-matting: train.sh, configs/vitmatte_s_am2k_100ep.py,
+# configs/common/*.py, engine/mattingtrainer.py): ViTMatte-S from DINO ViT-S/16, trimap labels,
+# known loss + 10 x DDC; 2 GPUs x 16 images, 100 epochs; AdamW 5e-4, layer decay 0.65.
+#   python tools/lazyconfig_train_net.py --config-file configs/am2k_ddc.py --num-gpus 2
+from detectron2.config import LazyCall as L
+from detectron2.solver import WarmupParamScheduler
+from fvcore.common.param_scheduler import MultiStepParamScheduler
+
 from .common.data.am2k import NUM_TRAIN_IMAGES, dataloader
 from .common.model import model
 from .common.optimizer import optimizer
-from .common.schedule import epochs_to_iters, step_schedule
 from .common.train import train
 
-train.max_iter = epochs_to_iters(100, NUM_TRAIN_IMAGES, dataloader.train.total_batch_size)
-train.checkpointer.period = epochs_to_iters(10, NUM_TRAIN_IMAGES, 16)
-train.eval_period = epochs_to_iters(10, NUM_TRAIN_IMAGES, 16)
+ITERS_PER_EPOCH = NUM_TRAIN_IMAGES / 32  # 1,800 images / (2 GPUs x 16)
+
+train.max_iter = int(100 * ITERS_PER_EPOCH)  # 5625
+train.checkpointer.period = int(10 * ITERS_PER_EPOCH)  # 562
+train.eval_period = int(10 * ITERS_PER_EPOCH)
+train.amp.enabled = True  # mattingtrainer.py: fp16 autocast + GradScaler (bf16 autocast on CPU)
+train.ddp.update(broadcast_buffers=True, fp16_compression=True)  # the release's common/train.py
 train.init_checkpoint = "pretrained/dino_vit_s.pth"  # tools/convert_pretrained.py, see README
 train.output_dir = "./output/am2k_ddc"
-lr_multiplier = step_schedule(train.max_iter, warmup_iters=250)
+
+# lr x0.1 at epoch 60, x0.05 at epoch 90; linear warm-up over 250 iterations.
+lr_multiplier = L(WarmupParamScheduler)(
+    scheduler=L(MultiStepParamScheduler)(
+        values=[1.0, 0.1, 0.05],
+        milestones=[int(60 * ITERS_PER_EPOCH), int(90 * ITERS_PER_EPOCH)],  # 3375, 5062
+        num_updates=train.max_iter,
+    ),
+    warmup_length=250 / train.max_iter,
+    warmup_factor=0.001,
+)

@@ -6,9 +6,15 @@
 # Data: python tools/make_toy_dataset.py --output datasets/toy_ablation --num-train 600 --num-val 50
 import os
 
+from detectron2.config import LazyCall as L
 from detectron2.data import DatasetCatalog
 
-from alphafree_matting.data import datasets_root, register_matting_folder
+from alphafree_matting.data import (
+    RandomHFlip,
+    UnknownContainingCrop,
+    datasets_root,
+    register_matting_folder,
+)
 
 from .common.data.matting import matting_dataloader
 from .common.schedule import step_schedule
@@ -31,8 +37,10 @@ dataloader = matting_dataloader(
     "toy_ablation_val",
     total_batch_size=8,
     num_workers=1,
-    crop_size=96,
-    hflip_prob=0.5,
+    augmentations=[
+        L(UnknownContainingCrop)(crop_size=96, unknown_bias=1.0),
+        L(RandomHFlip)(prob=0.5),
+    ],
     max_visuals=0,
 )
 

@@ -3,17 +3,19 @@
 
 Modes (one output PNG per input file, same stem and size):
 
-* ``trimap``: the paper's trimap labels from GT alphas: 640x640 resize, certain foreground and
-  background eroded with elliptic kernels (random sizes in [1, 29] drawn independently, or
-  ``--kernel-size K`` for the roughness study: 10 / 20 / 30), nearest resize back. Known pixels
-  never contradict the alpha (foreground => alpha = 1, background => alpha = 0).
+* ``trimap``: the release's trimap labels from GT alphas (``alpha2trimap.py``): 640x640 resize
+  with a random interpolation, certain foreground and background eroded with elliptic kernels
+  (random sizes in [1, 29] drawn independently, or ``--kernel-size K`` for the roughness study:
+  10 / 20 / 30), nearest resize back. ``--consistent-known`` also turns known pixels that
+  contradict the full-resolution alpha unknown (off in the release).
 * ``band``: trimaps from binary masks (Appendix B): the mask and its complement are eroded, the
   band between is unknown (alphas given as input count as masks at 0.5).
 * ``mask``: the segmentation-mask labels of Table 7 from GT alphas: random threshold, random
   erosion / dilation. Values 0 / 255.
 
-Every file gets its own random generator derived from ``--seed`` and its file name, so the
-labels do not depend on file order or on ``--workers``.
+Every file gets its own random generator derived from ``--seed`` and its file name (the
+interpolation and kernel sizes are drawn from it), so the labels do not depend on file order or
+on ``--workers``.
 
 Examples::
 
@@ -36,6 +38,7 @@ from alphafree_matting.data import io
 from alphafree_matting.data.datasets import BUILTIN_SPLITS, builtin_split_root
 from alphafree_matting.data.trimap_labels import (
     LABEL_RESOLUTION,
+    RANDOM,
     alpha_to_mask,
     alpha_to_trimap,
     label_rng,
@@ -46,22 +49,32 @@ MODES = ("trimap", "band", "mask")
 RECIPE_FILE = ".label_recipe.json"  # provenance of an output folder (hidden: not listed as data)
 
 
-def make_label(path: str, mode: str, kernel_size: Optional[int], seed: int, resolution: int):
-    """The label of one input file, as a uint8 ``(H, W)`` array."""
+def make_label(path: str, recipe: dict):
+    """The label of one input file, as a uint8 ``(H, W)`` array; ``recipe`` as in make_labels."""
     stem = os.path.splitext(os.path.basename(path))[0]
-    rng = label_rng(seed, stem)
-    if mode == "trimap":
-        return alpha_to_trimap(io.read_alpha(path), kernel_size, rng=rng, resolution=resolution)
-    if mode == "band":
+    rng = label_rng(recipe["seed"], stem)
+    kernel_size, resolution = recipe["kernel_size"], recipe["resolution"]
+    if recipe["mode"] == "trimap":
+        return alpha_to_trimap(
+            io.read_alpha(path),
+            kernel_size,
+            rng=rng,
+            resolution=resolution,
+            interpolation=recipe["interpolation"],
+            consistent_known=recipe["consistent_known"],
+        )
+    if recipe["mode"] == "band":
         return mask_to_trimap(io.read_mask(path), kernel_size, rng=rng, resolution=resolution)
-    return alpha_to_mask(io.read_alpha(path), rng=rng, resolution=resolution)
+    return alpha_to_mask(
+        io.read_alpha(path), rng=rng, resolution=resolution, interpolation=recipe["interpolation"]
+    )
 
 
 def _work(job: tuple) -> Optional[str]:
     """Write one label; returns an error message instead of raising (for the summary)."""
-    path, output_path, mode, kernel_size, seed, resolution = job
+    path, output_path, recipe = job
     try:
-        io.write_png(output_path, make_label(path, mode, kernel_size, seed, resolution))
+        io.write_png(output_path, make_label(path, recipe))
     except (io.MattingDataError, OSError) as error:
         return str(error)
     return None
@@ -90,6 +103,8 @@ def make_labels(
     kernel_size: Optional[int] = None,
     seed: int = 0,
     resolution: int = LABEL_RESOLUTION,
+    interpolation: str = RANDOM,
+    consistent_known: bool = False,
     workers: int = 0,
     overwrite: bool = False,
 ) -> dict:
@@ -117,6 +132,8 @@ def make_labels(
         kernel_size=kernel_size,
         seed=seed,
         resolution=resolution,
+        interpolation=interpolation,
+        consistent_known=consistent_known,
         source=os.path.basename(os.path.normpath(input_dir)),
     )
     _check_recipe(output_dir, recipe, overwrite)
@@ -124,9 +141,7 @@ def make_labels(
     for name in names:
         output_path = os.path.join(output_dir, os.path.splitext(name)[0] + ".png")
         if overwrite or not os.path.isfile(output_path):
-            jobs.append(
-                (os.path.join(input_dir, name), output_path, mode, kernel_size, seed, resolution)
-            )
+            jobs.append((os.path.join(input_dir, name), output_path, recipe))
     progress = dict(total=len(jobs), desc=f"{mode} labels -> {output_dir}", unit="file")
     if workers > 1:
         with Pool(workers) as pool:
@@ -138,7 +153,7 @@ def make_labels(
 
 
 def _split_jobs(names: list) -> list:
-    """(input_dir, output_dir, mode, kernel_size, seed) of built-in splits' recipes."""
+    """(input_dir, output_dir, make_labels options) of built-in splits' recipes."""
     jobs = []
     for name in names:
         if name not in BUILTIN_SPLITS:
@@ -147,13 +162,18 @@ def _split_jobs(names: list) -> list:
         if recipe is None:
             raise SystemExit(f"split {name!r} uses the labels shipped with the dataset")
         root = builtin_split_root(name)
+        options = dict(
+            mode=recipe.mode,
+            kernel_size=recipe.kernel_size,
+            seed=recipe.seed,
+            interpolation=recipe.interpolation,
+            consistent_known=recipe.consistent_known,
+        )
         jobs.append(
             (
                 os.path.join(root, recipe.source_dir),
                 os.path.join(root, recipe.output_dir),
-                recipe.mode,
-                recipe.kernel_size,
-                recipe.seed,
+                options,
             )
         )
     return jobs
@@ -183,6 +203,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=LABEL_RESOLUTION,
         help="square working resolution (0: the file's own size)",
     )
+    parser.add_argument(
+        "--interpolation",
+        choices=(RANDOM, "nearest", "linear", "cubic", "lanczos"),
+        default=RANDOM,
+        help="of the alpha's resize to the working resolution (release: random per file)",
+    )
+    parser.add_argument(
+        "--consistent-known",
+        action="store_true",
+        help="turn known pixels that contradict the full-resolution alpha unknown",
+    )
     parser.add_argument("--workers", type=int, default=0, help="processes (0: in this process)")
     parser.add_argument("--overwrite", action="store_true", help="remake existing label files")
     args = parser.parse_args(argv)
@@ -190,23 +221,34 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("give either --split NAME or both --input and --output")
     if not args.split and not (args.input and args.output):
         parser.error("--input and --output go together")
+    recipe_flags = ("--mode", "--kernel-size", "--seed", "--interpolation", "--consistent-known")
+    given = [
+        flag for flag in recipe_flags if any(a.split("=")[0] == flag for a in (argv or sys.argv))
+    ]
+    if args.split and given:
+        parser.error(f"--split uses the split's own recipe; {', '.join(given)} go with --input")
     return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.split:
+    if args.split:  # a built-in split's recipe, as datasets/README.md lists it
         jobs = _split_jobs(args.split)
     else:
-        jobs = [(args.input, args.output, args.mode, args.kernel_size, args.seed)]
+        options = dict(
+            mode=args.mode,
+            kernel_size=args.kernel_size,
+            seed=args.seed,
+            interpolation=args.interpolation,
+            consistent_known=args.consistent_known,
+        )
+        jobs = [(args.input, args.output, options)]
     failed = False
-    for input_dir, output_dir, mode, kernel_size, seed in jobs:
+    for input_dir, output_dir, options in jobs:
         summary = make_labels(
             input_dir,
             output_dir,
-            mode=mode,
-            kernel_size=kernel_size,
-            seed=seed,
+            **options,
             resolution=args.resolution,
             workers=args.workers,
             overwrite=args.overwrite,

@@ -35,6 +35,8 @@ from typing import Optional
 import numpy as np
 from detectron2.config import LazyConfig
 
+from alphafree_matting.engine import apply_overrides
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 sys.path.insert(0, REPO)
@@ -128,16 +130,8 @@ def _hydra_dict(mapping: dict) -> str:
 
 
 def schedule_overrides(max_iter: int, warmup_iters: int) -> list[str]:
-    """The paper's step schedule (configs/common/schedule.py) rescaled to ``max_iter``."""
-    from configs.common.schedule import step_schedule
-
-    schedule = step_schedule(max_iter, warmup_iters=warmup_iters)
-    milestones = ",".join(str(m) for m in schedule.scheduler.milestones)
-    return [
-        f"lr_multiplier.scheduler.milestones=[{milestones}]",
-        f"lr_multiplier.scheduler.num_updates={max_iter}",
-        f"lr_multiplier.warmup_length={schedule.warmup_length}",
-    ]
+    """The warm-up for ``max_iter`` (the toy schedule's steps are in percent of training)."""
+    return [f"lr_multiplier.warmup_length={min(1.0, warmup_iters / max_iter)}"]
 
 
 def policy_overrides(name: str, seed: int, args: argparse.Namespace) -> list[str]:
@@ -151,12 +145,10 @@ def policy_overrides(name: str, seed: int, args: argparse.Namespace) -> list[str
         f"train.eval_period={args.eval_period}",
         f"train.checkpointer.period={args.max_iter}",
         f"dataloader.train.total_batch_size={args.batch_size}",
-        f"dataloader.train.mapper.crop_size={args.crop_size}",
+        f"dataloader.train.mapper.augmentations.0.crop_size={args.crop_size}",
         f"dataloader.train.num_workers={args.num_workers}",
         "dataloader.evaluator.save_alpha=True",  # the grid's panels
         *schedule_overrides(args.max_iter, args.warmup_iters),
-        # A dict override merges into the config's dict: clear it first, then set the policy's.
-        "model.criterion.losses=null",
         f"model.criterion.losses={_hydra_dict(policy.losses)}",
     ]
     if policy.label == "alpha":
@@ -304,7 +296,7 @@ def claims(metrics: dict[str, dict]) -> list[tuple[str, str, bool]]:
 
 def run_config(args: argparse.Namespace, policy: str = "known_ddc"):
     """The config one run trains with: the base config with the run's overrides."""
-    return LazyConfig.apply_overrides(
+    return apply_overrides(
         LazyConfig.load(args.config), policy_overrides(policy, args.seeds[0], args)
     )
 
@@ -485,7 +477,7 @@ def config_defaults(args: argparse.Namespace) -> None:
         eval_period=train.eval_period,
         warmup_iters=round(cfg.lr_multiplier.warmup_length * train.max_iter),
         batch_size=loader.total_batch_size,
-        crop_size=loader.mapper.crop_size,
+        crop_size=loader.mapper.augmentations[0].crop_size,
         seeds=[train.get("seed", 0)],
         num_workers=loader.num_workers,
     )

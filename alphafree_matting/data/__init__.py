@@ -15,23 +15,36 @@ from .datasets import (
     register_matting_folder,
 )
 from .io import MattingDataError, read_alpha, read_image, read_mask, read_trimap, write_png
-from .mapper import AM2K_AUGMENTATION, AM2K_SCALE_RANGE, P3M_AUGMENTATION, MattingDatasetMapper
+from .mapper import MattingDatasetMapper
+from .transforms import (
+    MattingAugInput,
+    PadToSize,
+    RandomHFlip,
+    RandomScale,
+    UnknownCenteredCrop,
+    UnknownContainingCrop,
+    UpscaleSmall,
+)
 from .trimap_labels import alpha_to_mask, alpha_to_trimap, mask_to_trimap
 
 __all__ = [
-    "AM2K_AUGMENTATION",
-    "AM2K_SCALE_RANGE",
     "BUILTIN_SPLITS",
     "LABEL_KINDS",
+    "MattingAugInput",
     "MattingDataError",
     "MattingDatasetMapper",
-    "P3M_AUGMENTATION",
     "alpha_to_mask",
     "alpha_to_trimap",
     "datasets_root",
     "load_builtin_split",
     "load_matting_folder",
     "mask_to_trimap",
+    "PadToSize",
+    "RandomHFlip",
+    "RandomScale",
+    "UnknownCenteredCrop",
+    "UnknownContainingCrop",
+    "UpscaleSmall",
     "read_alpha",
     "read_image",
     "read_mask",

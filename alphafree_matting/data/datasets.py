@@ -273,7 +273,9 @@ class LabelRecipe:
     """How ``tools/make_trimap_labels.py`` makes a generated label folder of a built-in split.
 
     ``mode`` is ``"trimap"`` (erosion of the alpha, the paper's labels) or ``"mask"``
-    (segmentation masks of Table 7); ``kernel_size`` ``None`` means random in [1, 29].
+    (segmentation masks of Table 7); ``kernel_size`` ``None`` means random in [1, 29];
+    ``interpolation`` and ``consistent_known`` as in ``trimap_labels.alpha_to_trimap`` (the
+    release's labels: a random interpolation, no correction).
     """
 
     source_dir: str
@@ -281,6 +283,8 @@ class LabelRecipe:
     mode: str = "trimap"
     kernel_size: Optional[int] = None
     seed: int = 0
+    interpolation: str = "random"
+    consistent_known: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,213 +1,295 @@
-"""Geometric augmentations of a matting sample: one plan, applied identically to every array.
+"""Matting augmentations in detectron2's augmentation API (``detectron2.data.transforms``).
 
-A plan is a list of :class:`MattingTransform` (resize, crop, flip, pad) chosen once per sample by
-:func:`sample_geometric_transforms`; :func:`apply_transforms` then applies the same plan to the
-image, the labels and the validity mask. Only the interpolation and the padding value depend on
-what an array holds (:class:`ArrayKind`): images and alphas are resized linearly, trimaps, masks
-and validity masks with nearest neighbour; padding is 0 for images and alphas, unknown (128) for
-trimaps, False for validity, so padding never counts as a known label.
+:class:`MattingAugInput` carries a sample through any list of detectron2 ``Augmentation``s: the
+image and the alpha go through ``apply_image`` (the transform's interpolation), the trimap / mask
+and the validity mask through ``apply_segmentation`` (nearest). The augmentations below draw from
+the sample's generator ``aug_input.rng``; detectron2's own (which draw from ``np.random``)
+compose with them in one list.
 """
 
-import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 import cv2
 import numpy as np
+from detectron2.data import transforms as T
 
-from ..conventions import TRIMAP_UNKNOWN
+from ..conventions import CERTAIN_EPS, TRIMAP_BACKGROUND_BELOW, TRIMAP_FOREGROUND_FROM
 
 __all__ = [
-    "ArrayKind",
-    "MattingTransform",
-    "Resize",
-    "Crop",
-    "HFlip",
-    "Pad",
-    "apply_transforms",
-    "sample_scale",
-    "sample_crop",
-    "sample_geometric_transforms",
+    "INTERPOLATIONS",
+    "RELEASE_INTERPOLATIONS",
+    "MattingAugInput",
+    "CV2ResizeTransform",
+    "UpscaleSmall",
+    "UnknownCenteredCrop",
+    "UnknownContainingCrop",
+    "RandomScale",
+    "RandomHFlip",
+    "PadToSize",
 ]
 
-
-class ArrayKind(enum.Enum):
-    """What an array holds; decides its interpolation and padding value."""
-
-    IMAGE = "image"  # (H, W, 3) uint8: linear, padded with 0
-    ALPHA = "alpha"  # (H, W) float32 in [0, 1]: linear, padded with 0
-    LABEL = "label"  # (H, W) uint8 trimap or 0/255 mask: nearest, padded with unknown (128)
-    VALID = "valid"  # (H, W) uint8 0/1: nearest, padded with 0
-
-
-_INTERPOLATION = {
-    ArrayKind.IMAGE: cv2.INTER_LINEAR,
-    ArrayKind.ALPHA: cv2.INTER_LINEAR,
-    ArrayKind.LABEL: cv2.INTER_NEAREST,
-    ArrayKind.VALID: cv2.INTER_NEAREST,
+INTERPOLATIONS = {
+    "nearest": cv2.INTER_NEAREST,
+    "linear": cv2.INTER_LINEAR,
+    "cubic": cv2.INTER_CUBIC,
+    "lanczos": cv2.INTER_LANCZOS4,
 }
-_PAD_VALUE = {
-    ArrayKind.IMAGE: 0,
-    ArrayKind.ALPHA: 0,
-    ArrayKind.LABEL: TRIMAP_UNKNOWN,
-    ArrayKind.VALID: 0,
-}
+RELEASE_INTERPOLATIONS = ("nearest", "linear", "cubic", "lanczos")
+"""The authors' random interpolation (``maybe_random_interp``): one of these, drawn per resize."""
+
+Size = Union[int, Sequence[int]]
 
 
-class MattingTransform:
-    """A geometric transform of ``(H, W)`` or ``(H, W, C)`` arrays."""
+def _pair(size: Size) -> tuple[int, int]:
+    if isinstance(size, int):
+        return size, size
+    height, width = size
+    return int(height), int(width)
 
-    def apply(self, array: np.ndarray, kind: ArrayKind) -> np.ndarray:
-        raise NotImplementedError
+
+def _check_interpolations(interpolations: Sequence[str]) -> tuple[str, ...]:
+    interpolations = tuple(interpolations)
+    unknown = [name for name in interpolations if name not in INTERPOLATIONS]
+    if not interpolations or unknown:
+        raise ValueError(
+            f"interpolations must be names from {tuple(INTERPOLATIONS)}, got {unknown}"
+        )
+    return interpolations
 
 
-@dataclass(frozen=True)
-class Resize(MattingTransform):
-    """Resize to ``(height, width)``."""
+class MattingAugInput(T.AugInput):
+    """A training sample for detectron2 augmentations.
 
-    height: int
-    width: int
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        trimap: optional (H, W) uint8 stored trimap (or 0/255 mask).
+        alpha: optional (H, W) float32 alpha in [0, 1].
+        rng: the sample's generator; the plugin's augmentations draw from it.
+    """
 
-    def apply(self, array: np.ndarray, kind: ArrayKind) -> np.ndarray:
-        if array.shape[:2] == (self.height, self.width):
+    def __init__(
+        self,
+        image: np.ndarray,
+        *,
+        trimap: Optional[np.ndarray] = None,
+        alpha: Optional[np.ndarray] = None,
+        rng: Optional[np.random.Generator] = None,
+    ):
+        super().__init__(image)
+        self.trimap = trimap
+        self.alpha = alpha
+        self.valid = np.ones(image.shape[:2], np.uint8)  # (H, W): 0 on padding
+        self.rng = rng if rng is not None else np.random.default_rng()
+
+    @property
+    def unknown(self) -> Optional[np.ndarray]:
+        """(H, W) bool pixels a crop should favour: the trimap's unknown band, else soft alpha."""
+        if self.trimap is not None:
+            return (self.trimap >= TRIMAP_BACKGROUND_BELOW) & (self.trimap < TRIMAP_FOREGROUND_FROM)
+        if self.alpha is not None:
+            return (self.alpha > CERTAIN_EPS) & (self.alpha < 1.0 - CERTAIN_EPS)
+        return None
+
+    def transform(self, tfm: T.Transform) -> None:
+        self.image = tfm.apply_image(self.image)
+        self.valid = tfm.apply_segmentation(self.valid)
+        if self.trimap is not None:
+            self.trimap = tfm.apply_segmentation(self.trimap)
+        if self.alpha is not None:
+            self.alpha = tfm.apply_image(self.alpha)
+
+
+class CV2ResizeTransform(T.Transform):
+    """Resize (h, w) -> (new_h, new_w) with OpenCV: images with ``interpolation``, segmentations
+    with nearest neighbour (the authors' resizes; detectron2's ``ResizeTransform`` uses PIL)."""
+
+    def __init__(self, h: int, w: int, new_h: int, new_w: int, interpolation: str = "linear"):
+        super().__init__()
+        self._set_attributes(locals())
+
+    def _resize(self, array: np.ndarray, flag: int) -> np.ndarray:
+        if array.shape[:2] == (self.new_h, self.new_w):
             return array
-        return cv2.resize(array, (self.width, self.height), interpolation=_INTERPOLATION[kind])
+        return cv2.resize(np.ascontiguousarray(array), (self.new_w, self.new_h), interpolation=flag)
+
+    def apply_image(self, img: np.ndarray) -> np.ndarray:
+        return self._resize(img, INTERPOLATIONS[self.interpolation])
+
+    def apply_segmentation(self, segmentation: np.ndarray) -> np.ndarray:
+        return self._resize(segmentation, cv2.INTER_NEAREST)
+
+    def apply_coords(self, coords: np.ndarray) -> np.ndarray:
+        coords[:, 0] = coords[:, 0] * (self.new_w / self.w)
+        coords[:, 1] = coords[:, 1] * (self.new_h / self.h)
+        return coords
+
+    def inverse(self) -> T.Transform:
+        return CV2ResizeTransform(self.new_h, self.new_w, self.h, self.w, self.interpolation)
 
 
-@dataclass(frozen=True)
-class Crop(MattingTransform):
-    """Keep rows ``top : top + height`` and columns ``left : left + width``."""
-
-    top: int
-    left: int
-    height: int
-    width: int
-
-    def apply(self, array: np.ndarray, kind: ArrayKind) -> np.ndarray:
-        return array[self.top : self.top + self.height, self.left : self.left + self.width]
+def _random_resize(rng, h, w, new_h, new_w, interpolations) -> CV2ResizeTransform:
+    interpolation = interpolations[int(rng.integers(len(interpolations)))]
+    return CV2ResizeTransform(h, w, new_h, new_w, interpolation)
 
 
-@dataclass(frozen=True)
-class HFlip(MattingTransform):
-    """Mirror left-right."""
+class UpscaleSmall(T.Augmentation):
+    """Upscale a sample with a side <= ``min_size`` by ``ratio * min_size / short side`` (the
+    release's ``RandomCrop``: the short side becomes int(1.1 * 512) = 563), with an interpolation
+    drawn from ``interpolations`` for the image (nearest for labels)."""
 
-    def apply(self, array: np.ndarray, kind: ArrayKind) -> np.ndarray:
-        return array[:, ::-1]
+    def __init__(
+        self,
+        min_size: int = 512,
+        ratio: float = 1.1,
+        interpolations: Sequence[str] = RELEASE_INTERPOLATIONS,
+    ):
+        super().__init__()
+        if ratio <= 1.0:
+            raise ValueError(f"UpscaleSmall: ratio must be > 1 (got {ratio})")
+        self.min_size = int(min_size)
+        self.ratio = float(ratio)
+        self.interpolations = _check_interpolations(interpolations)
 
-
-@dataclass(frozen=True)
-class Pad(MattingTransform):
-    """Pad at the bottom and right to at least ``(height, width)`` with the kind's pad value."""
-
-    height: int
-    width: int
-
-    def apply(self, array: np.ndarray, kind: ArrayKind) -> np.ndarray:
-        pad_bottom = max(self.height - array.shape[0], 0)
-        pad_right = max(self.width - array.shape[1], 0)
-        if pad_bottom == 0 and pad_right == 0:
-            return array
-        widths = [(0, pad_bottom), (0, pad_right)] + [(0, 0)] * (array.ndim - 2)
-        return np.pad(array, widths, mode="constant", constant_values=_PAD_VALUE[kind])
-
-
-def apply_transforms(
-    transforms: Sequence[MattingTransform], array: np.ndarray, kind: ArrayKind
-) -> np.ndarray:
-    """Apply a plan to one array; returns a C-contiguous array."""
-    for transform in transforms:
-        array = transform.apply(array, kind)
-    return np.ascontiguousarray(array)
+    def get_transform(self, image: np.ndarray, rng: np.random.Generator) -> T.Transform:
+        h, w = image.shape[:2]
+        if h > self.min_size and w > self.min_size:
+            return T.NoOpTransform()
+        factor = self.ratio * self.min_size / (h if h < w else w)
+        new_h, new_w = int(h * factor), int(w * factor)
+        return _random_resize(rng, h, w, new_h, new_w, self.interpolations)
 
 
-def sample_scale(rng: np.random.Generator, scale_range: Optional[Sequence[float]]) -> float:
-    """Scale factor drawn uniformly from ``scale_range`` (``None`` gives 1)."""
-    if scale_range is None:
-        return 1.0
-    low, high = scale_range
-    return float(rng.uniform(low, high))
+class UnknownCenteredCrop(T.Augmentation):
+    """The release's training crop: centred on a random unknown pixel of the interior.
+
+    Candidates are the unknown pixels of a 1/``grid``-resolution copy of the unknown region, at
+    least half a crop from every border; with ``min_candidates`` or more, the crop's top-left is
+    ``grid`` x (candidate - half a crop), else uniform. A sample without any unknown pixel is
+    resized to the crop size (``no_unknown="resize"``, the release) or cropped uniformly
+    (``"uniform"``). Sides shorter than the crop are kept whole.
+    """
+
+    def __init__(
+        self,
+        crop_size: Size = 512,
+        grid: int = 4,
+        min_candidates: int = 10,
+        no_unknown: str = "resize",
+        interpolations: Sequence[str] = RELEASE_INTERPOLATIONS,
+    ):
+        super().__init__()
+        if no_unknown not in ("resize", "uniform"):
+            raise ValueError(f"no_unknown must be 'resize' or 'uniform', got {no_unknown!r}")
+        self.crop_size = _pair(crop_size)
+        self.grid = int(grid)
+        self.min_candidates = int(min_candidates)
+        self.no_unknown = no_unknown
+        self.interpolations = _check_interpolations(interpolations)
+
+    def get_transform(self, image, unknown, rng) -> T.Transform:
+        h, w = image.shape[:2]
+        crop_h, crop_w = min(self.crop_size[0], h), min(self.crop_size[1], w)
+        if self.no_unknown == "resize" and (unknown is None or not unknown.any()):
+            return _random_resize(rng, h, w, *self.crop_size, self.interpolations)
+        candidates = self._candidates(unknown, h, w)
+        if candidates is not None and len(candidates[0]) >= self.min_candidates:
+            index = int(rng.integers(len(candidates[0])))
+            top, left = int(candidates[0][index]) * self.grid, int(candidates[1][index]) * self.grid
+        else:
+            top = int(rng.integers(0, h - crop_h + 1))
+            left = int(rng.integers(0, w - crop_w + 1))
+        return T.CropTransform(left, top, crop_w, crop_h, orig_w=w, orig_h=h)
+
+    def _candidates(self, unknown, h, w):
+        """(rows, cols) of interior unknown pixels on the grid, relative to the interior's start."""
+        grid = self.grid
+        if unknown is None or h < grid or w < grid:
+            return None
+        small = cv2.resize(
+            unknown.astype(np.uint8), (w // grid, h // grid), interpolation=cv2.INTER_NEAREST
+        )
+        half_h, half_w = self.crop_size[0] // 2, self.crop_size[1] // 2
+        rows = slice(half_h // grid, (h - half_h) // grid)
+        cols = slice(half_w // grid, (w - half_w) // grid)
+        return np.nonzero(small[rows, cols])
 
 
-def _crop_start(rng: np.random.Generator, size: int, crop: int, must_contain: Optional[int]) -> int:
-    """First index of a window of ``crop`` samples inside ``size`` (containing ``must_contain``)."""
+class UnknownContainingCrop(T.Augmentation):
+    """Crop among the crops that contain a random unknown pixel (with probability
+    ``unknown_bias``; uniform otherwise and without unknown pixels). Sides shorter than the crop
+    are kept whole. The project's crop before the release recipe; the toy configs use it."""
+
+    def __init__(self, crop_size: Size = 512, unknown_bias: float = 1.0):
+        super().__init__()
+        self.crop_size = _pair(crop_size)
+        self.unknown_bias = float(unknown_bias)
+
+    def get_transform(self, image, unknown, rng) -> T.Transform:
+        h, w = image.shape[:2]
+        crop_h, crop_w = min(self.crop_size[0], h), min(self.crop_size[1], w)
+        row = col = None
+        if unknown is not None and self.unknown_bias > 0 and rng.uniform() < self.unknown_bias:
+            candidates = np.flatnonzero(unknown)
+            if candidates.size:
+                row, col = divmod(int(candidates[rng.integers(candidates.size)]), w)
+        top = _window_start(rng, h, crop_h, row)
+        left = _window_start(rng, w, crop_w, col)
+        return T.CropTransform(left, top, crop_w, crop_h, orig_w=w, orig_h=h)
+
+
+def _window_start(rng, size: int, crop: int, must_contain: Optional[int]) -> int:
+    """Uniform first index of a ``crop``-long window of ``size`` (containing ``must_contain``)."""
     low, high = 0, size - crop
     if must_contain is not None:
         low, high = max(low, must_contain - crop + 1), min(high, must_contain)
     return int(rng.integers(low, high + 1))
 
 
-def sample_crop(
-    rng: np.random.Generator,
-    height: int,
-    width: int,
-    crop_size: tuple[int, int],
-    unknown: Optional[np.ndarray] = None,
-    unknown_bias: float = 1.0,
-) -> Crop:
-    """Random crop, biased towards crops that contain unknown pixels.
+class RandomScale(T.Augmentation):
+    """Resize by a factor drawn uniformly from ``scale_range`` (image: ``interpolation``)."""
 
-    With probability ``unknown_bias`` (and when ``unknown`` has any True pixel) an unknown
-    pixel is drawn uniformly and the crop is drawn uniformly among the crops that contain it;
-    otherwise the crop position is uniform. A side shorter than the crop is kept whole (the
-    sample is padded afterwards).
+    def __init__(self, scale_range: Sequence[float] = (0.8, 1.25), interpolation: str = "linear"):
+        super().__init__()
+        low, high = scale_range
+        if not 0 < low <= high:
+            raise ValueError(f"scale_range must be (low, high) with 0 < low <= high: {scale_range}")
+        self.scale_range = (float(low), float(high))
+        self.interpolation = _check_interpolations([interpolation])[0]
 
-    Args:
-        height, width: size of the array to crop.
-        crop_size: ``(crop_height, crop_width)``.
-        unknown: optional ``(height, width)`` bool mask of unknown pixels.
-        unknown_bias: probability of the biased draw, in [0, 1].
-    """
-    crop_height, crop_width = min(crop_size[0], height), min(crop_size[1], width)
-    row = col = None
-    if unknown is not None and unknown_bias > 0 and rng.uniform() < unknown_bias:
-        candidates = np.flatnonzero(unknown)
-        if candidates.size:
-            row, col = divmod(int(candidates[rng.integers(candidates.size)]), width)
-    top = _crop_start(rng, height, crop_height, row)
-    left = _crop_start(rng, width, crop_width, col)
-    return Crop(top, left, crop_height, crop_width)
+    def get_transform(self, image, rng) -> T.Transform:
+        h, w = image.shape[:2]
+        scale = float(rng.uniform(*self.scale_range))
+        if scale == 1.0:
+            return T.NoOpTransform()
+        new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+        return CV2ResizeTransform(h, w, new_h, new_w, self.interpolation)
 
 
-def sample_geometric_transforms(
-    rng: np.random.Generator,
-    height: int,
-    width: int,
-    *,
-    crop_size: Optional[tuple[int, int]],
-    scale_range: Optional[Sequence[float]] = None,
-    hflip_prob: float = 0.0,
-    unknown: Optional[np.ndarray] = None,
-    unknown_bias: float = 1.0,
-) -> list[MattingTransform]:
-    """Draw the geometric plan of one training sample: scale, crop, flip, pad.
+class RandomHFlip(T.Augmentation):
+    """Mirror left-right with probability ``prob`` (detectron2's ``RandomFlip`` on ``rng``)."""
 
-    Args:
-        rng: the sample's random generator.
-        height, width: size of the sample as read.
-        crop_size: ``(crop_height, crop_width)`` of the output; ``None`` keeps the whole
-            (scaled) sample and does not pad.
-        scale_range: ``(low, high)`` of a uniformly drawn scale factor, or ``None``.
-        hflip_prob: probability of a left-right flip.
-        unknown: optional ``(height, width)`` bool mask of unknown pixels for the crop bias.
-        unknown_bias: see :func:`sample_crop`.
+    def __init__(self, prob: float = 0.5):
+        super().__init__()
+        self.prob = float(prob)
 
-    Returns:
-        list of transforms for :func:`apply_transforms`. With a crop size, every array comes
-        out as ``crop_size`` exactly.
-    """
-    transforms: list[MattingTransform] = []
-    scale = sample_scale(rng, scale_range)
-    if scale != 1.0:
-        scaled = Resize(max(1, round(height * scale)), max(1, round(width * scale)))
-        transforms.append(scaled)
-        height, width = scaled.height, scaled.width
-        if unknown is not None:
-            unknown = scaled.apply(unknown.astype(np.uint8), ArrayKind.LABEL).astype(bool)
-    if crop_size is not None:
-        transforms.append(sample_crop(rng, height, width, crop_size, unknown, unknown_bias))
-    if hflip_prob > 0 and rng.uniform() < hflip_prob:
-        transforms.append(HFlip())
-    if crop_size is not None:
-        transforms.append(Pad(*crop_size))
-    return transforms
+    def get_transform(self, image, rng) -> T.Transform:
+        if self.prob > 0 and rng.uniform() < self.prob:
+            return T.HFlipTransform(image.shape[1])
+        return T.NoOpTransform()
+
+
+class PadToSize(T.Augmentation):
+    """Pad at the bottom and right to at least ``size``; padded pixels are invalid (the mapper
+    marks them unknown in the trimap and excludes them from every loss)."""
+
+    def __init__(self, size: Size = 512):
+        super().__init__()
+        self.size = _pair(size)
+
+    def get_transform(self, image) -> T.Transform:
+        h, w = image.shape[:2]
+        pad_h, pad_w = max(self.size[0] - h, 0), max(self.size[1] - w, 0)
+        if pad_h == 0 and pad_w == 0:
+            return T.NoOpTransform()
+        return T.PadTransform(0, 0, pad_w, pad_h, orig_w=w, orig_h=h, pad_value=0)

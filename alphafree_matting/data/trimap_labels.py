@@ -1,18 +1,13 @@
 """Coarse labels made from alpha mattes or binary masks (the paper's simulation of human labels).
 
-* :func:`alpha_to_trimap`: the paper's trimap labels (Sec. 4.1, Appendix A). The alpha is resized
-  to 640x640, its certain foreground (alpha = 1) and certain background (alpha = 0) are eroded
-  with elliptic kernels (random sizes in [1, 29], or one fixed size for the roughness study),
-  everything else becomes unknown, and the trimap is resized back with nearest-neighbour
-  interpolation.
-* :func:`mask_to_trimap`: a trimap from a binary segmentation mask (Appendix B): the mask and its
-  complement are eroded, the band between them is unknown.
-* :func:`alpha_to_mask`: the segmentation-mask labels of Table 7: the alpha thresholded at a
-  random level, then randomly eroded and/or dilated.
+* :func:`alpha_to_trimap`: the release's ``alpha2trimap.py``: the alpha resized to 640x640 (random
+  interpolation), certain foreground and background eroded with elliptic kernels (random sizes in
+  [1, 29], or fixed for the roughness study), the rest unknown, resized back (nearest).
+* :func:`mask_to_trimap`: an unknown band around a binary mask's boundary (Appendix B).
+* :func:`alpha_to_mask`: the segmentation-mask labels of Table 7 (``alpha2mask``).
 
-Known labels never contradict the source: after the resizes, a foreground pixel has alpha = 1
-(or lies inside the mask) and a background pixel alpha = 0 (or lies outside the mask); pixels
-the nearest resizes would mislabel are set to unknown (:func:`enforce_known_consistency`).
+As in the release, a known label may contradict the full-resolution alpha near thin structures;
+``consistent_known=True`` turns such pixels unknown (:func:`enforce_known_consistency`).
 """
 
 import hashlib
@@ -21,19 +16,20 @@ from typing import Optional, Union
 import cv2
 import numpy as np
 
-from ..conventions import TRIMAP_BACKGROUND, TRIMAP_FOREGROUND, TRIMAP_UNKNOWN
+from ..conventions import CERTAIN_EPS, TRIMAP_BACKGROUND, TRIMAP_FOREGROUND, TRIMAP_UNKNOWN
+from .transforms import INTERPOLATIONS, RELEASE_INTERPOLATIONS
 
 __all__ = [
     "LABEL_RESOLUTION",
     "KERNEL_RANGE",
     "MASK_THRESHOLD_RANGE",
-    "CERTAIN_EPS",
     "elliptic_kernel",
     "label_rng",
     "enforce_known_consistency",
     "alpha_to_trimap",
     "mask_to_trimap",
     "alpha_to_mask",
+    "RANDOM",
 ]
 
 LABEL_RESOLUTION = 640
@@ -42,8 +38,9 @@ KERNEL_RANGE = (1, 29)
 """Inclusive range of the random erosion kernel size (the paper's default labels)."""
 MASK_THRESHOLD_RANGE = (0.01, 1.0)
 """Range of the random alpha threshold of the segmentation-mask labels (Table 7)."""
-CERTAIN_EPS = 1e-5
-"""Alphas within this distance of 1 (of 0) count as certain foreground (background)."""
+
+RANDOM = "random"
+"""``interpolation=RANDOM``: one of the release's four interpolations, drawn per file."""
 
 KernelSize = Union[int, tuple[int, int], None]
 
@@ -82,10 +79,24 @@ def _kernel_sizes(kernel_size: KernelSize, rng: Optional[np.random.Generator]) -
     return int(kernel_size[0]), int(kernel_size[1])
 
 
-def _to_work_resolution(data: np.ndarray, resolution: Optional[int]) -> np.ndarray:
+def _interpolation(name: str, rng: Optional[np.random.Generator], resolution) -> int:
+    """OpenCV flag of ``name`` (a key of ``INTERPOLATIONS``), or of a random one for RANDOM."""
+    if name == RANDOM and not resolution:
+        return cv2.INTER_NEAREST  # no resize: nothing to draw
+    if name == RANDOM:
+        rng = rng if rng is not None else np.random.default_rng()
+        name = RELEASE_INTERPOLATIONS[int(rng.integers(len(RELEASE_INTERPOLATIONS)))]
+    if name not in INTERPOLATIONS:
+        raise ValueError(f"interpolation must be {RANDOM!r} or one of {tuple(INTERPOLATIONS)}")
+    return INTERPOLATIONS[name]
+
+
+def _to_work_resolution(
+    data: np.ndarray, resolution: Optional[int], flag: int = cv2.INTER_NEAREST
+) -> np.ndarray:
     if not resolution:
         return data
-    return cv2.resize(data, (resolution, resolution), interpolation=cv2.INTER_NEAREST)
+    return cv2.resize(data, (resolution, resolution), interpolation=flag)
 
 
 def _to_size(data: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -129,30 +140,36 @@ def alpha_to_trimap(
     kernel_size: KernelSize = None,
     rng: Optional[np.random.Generator] = None,
     resolution: int = LABEL_RESOLUTION,
+    interpolation: str = RANDOM,
+    consistent_known: bool = False,
 ) -> np.ndarray:
     """Make a trimap label from an alpha matte by eroding its certain regions.
 
     Args:
-        alpha: ``(H, W)`` float array in [0, 1].
-        kernel_size: erosion kernel side for (foreground, background); one int for both;
-            ``None`` draws each independently and uniformly from :data:`KERNEL_RANGE`.
-        rng: random generator used when ``kernel_size`` is None (seed it for reproducibility).
-        resolution: side of the square working resolution (640 in the paper); 0 or None
-            erodes at the alpha's own resolution.
+        alpha: (H, W) float array in [0, 1].
+        kernel_size: erosion kernel side for (foreground, background), or one int for both;
+            ``None`` draws each uniformly from :data:`KERNEL_RANGE`.
+        rng: the file's generator (:func:`label_rng`) for the random choices.
+        resolution: side of the square working resolution (640); 0 keeps the alpha's size.
+        interpolation: of the resize to the working resolution: :data:`RANDOM` (the release)
+            or ``"nearest"``, ``"linear"``, ``"cubic"``, ``"lanczos"``.
+        consistent_known: turn known pixels that contradict ``alpha`` unknown.
 
     Returns:
-        ``(H, W)`` uint8 trimap with values 0 / 128 / 255. Foreground pixels always have
-        alpha = 1 and background pixels alpha = 0 (within :data:`CERTAIN_EPS`).
+        (H, W) uint8 trimap with values 0 / 128 / 255.
     """
     if alpha.ndim != 2:
         raise ValueError(f"alpha must be (H, W), got shape {alpha.shape}")
     height, width = alpha.shape
+    flag = _interpolation(interpolation, rng, resolution)  # drawn first, as in the release
     fg_size, bg_size = _kernel_sizes(kernel_size, rng)
     alpha = alpha.astype(np.float32)
-    work = _to_work_resolution(alpha, resolution)
+    work = _to_work_resolution(alpha, resolution, flag)
     trimap = _eroded_trimap(work >= 1.0 - CERTAIN_EPS, work <= CERTAIN_EPS, fg_size, bg_size)
     trimap = _to_size(trimap, height, width)
-    return enforce_known_consistency(trimap, alpha >= 1.0 - CERTAIN_EPS, alpha <= CERTAIN_EPS)
+    if consistent_known:
+        enforce_known_consistency(trimap, alpha >= 1.0 - CERTAIN_EPS, alpha <= CERTAIN_EPS)
+    return trimap
 
 
 def mask_to_trimap(
@@ -160,6 +177,7 @@ def mask_to_trimap(
     kernel_size: KernelSize = None,
     rng: Optional[np.random.Generator] = None,
     resolution: int = LABEL_RESOLUTION,
+    consistent_known: bool = True,
 ) -> np.ndarray:
     """Make a trimap from a binary segmentation mask: an unknown band around its boundary.
 
@@ -167,11 +185,12 @@ def mask_to_trimap(
     about ``fg_size / 2 + bg_size / 2`` working-resolution pixels around the boundary unknown.
 
     Args:
-        mask: ``(H, W)`` bool (or 0/1) foreground mask.
-        kernel_size, rng, resolution: as in :func:`alpha_to_trimap`.
+        mask: (H, W) bool (or 0/1) foreground mask.
+        kernel_size, rng, resolution: as in :func:`alpha_to_trimap` (nearest resizes).
+        consistent_known: 255 only inside the mask and 0 only outside it, after the resizes.
 
     Returns:
-        ``(H, W)`` uint8 trimap: 255 only inside the mask, 0 only outside it.
+        (H, W) uint8 trimap.
     """
     if mask.ndim != 2:
         raise ValueError(f"mask must be (H, W), got shape {mask.shape}")
@@ -180,13 +199,14 @@ def mask_to_trimap(
     fg_size, bg_size = _kernel_sizes(kernel_size, rng)
     work = _to_work_resolution(mask.astype(np.uint8), resolution).astype(bool)
     trimap = _to_size(_eroded_trimap(work, ~work, fg_size, bg_size), height, width)
-    return enforce_known_consistency(trimap, mask, ~mask)
+    return enforce_known_consistency(trimap, mask, ~mask) if consistent_known else trimap
 
 
 def alpha_to_mask(
     alpha: np.ndarray,
     rng: Optional[np.random.Generator] = None,
     resolution: int = LABEL_RESOLUTION,
+    interpolation: str = RANDOM,
 ) -> np.ndarray:
     """Make a coarse segmentation-mask label from an alpha matte (the labels of Table 7).
 
@@ -196,9 +216,10 @@ def alpha_to_mask(
     Like a human-drawn mask it is deliberately wrong near the boundary.
 
     Args:
-        alpha: ``(H, W)`` float array in [0, 1].
-        rng: random generator (seed it for reproducibility).
-        resolution: side of the square working resolution; 0 or None keeps the alpha's size.
+        alpha: (H, W) float array in [0, 1].
+        rng: the file's generator (:func:`label_rng`).
+        resolution: side of the square working resolution; 0 keeps the alpha's size.
+        interpolation: of the resize to the working resolution, as in :func:`alpha_to_trimap`.
 
     Returns:
         ``(H, W)`` uint8 mask with values 0 (background) and 255 (foreground).
@@ -207,9 +228,11 @@ def alpha_to_mask(
         raise ValueError(f"alpha must be (H, W), got shape {alpha.shape}")
     rng = rng if rng is not None else np.random.default_rng()
     height, width = alpha.shape
+    flag = _interpolation(interpolation, rng, resolution)
     low, high = MASK_THRESHOLD_RANGE
     threshold = float(rng.uniform(low, high))
-    mask = (_to_work_resolution(alpha.astype(np.float32), resolution) >= threshold).astype(np.uint8)
+    work = _to_work_resolution(alpha.astype(np.float32), resolution, flag)
+    mask = (work >= threshold).astype(np.uint8)
     operations = ((cv2.erode,), (cv2.dilate,), (cv2.erode, cv2.dilate), (cv2.dilate, cv2.erode))
     for operation in operations[int(rng.integers(len(operations)))]:
         mask = operation(mask, elliptic_kernel(_random_kernel_size(rng)))

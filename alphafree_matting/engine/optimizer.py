@@ -1,12 +1,8 @@
 """Optimizer parameter groups for ViT fine-tuning: layer-wise lr decay and weight-decay exemptions.
 
-detectron2 main has ``get_default_optimizer_params(..., lr_factor_func=...)`` and
-``get_vit_lr_decay_rate``; 0.6 has neither, so the plugin builds its groups itself and works with
-both. The recipe (ViTMatte, the paper): AdamW, weight decay 0.1 except on normalisation
-layers and ``pos_embed`` (biases keep it, as in ViTMatte); the lr of backbone block ``i``
-(1-based) is scaled by ``decay ** (num_layers + 1 - i)``, the patch/position embeddings by
-``decay ** (num_layers + 1)``,
-everything else (decoder, residual conv blocks) by 1.
+The groups of detectron2 main's ``get_default_optimizer_params(weight_decay_norm=0,
+lr_factor_func=get_vit_lr_decay_rate, overrides={"pos_embed": {"weight_decay": 0}})``, which the
+authors' release uses; detectron2 0.6 has no ``lr_factor_func``, so the plugin builds them.
 """
 
 import re
@@ -17,18 +13,23 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-__all__ = ["vit_lr_decay_factor", "get_param_groups"]
+__all__ = ["NORM_TYPES", "vit_lr_decay_factor", "get_param_groups"]
 
-_NORM_TYPES = (
+NORM_TYPES = (
     nn.BatchNorm1d,
-    nn.BatchNorm2d,
+    nn.BatchNorm2d,  # and detectron2's NaiveSyncBatchNorm, a subclass
     nn.BatchNorm3d,
     nn.SyncBatchNorm,
     nn.GroupNorm,
+    nn.InstanceNorm1d,
     nn.InstanceNorm2d,
+    nn.InstanceNorm3d,
     nn.LayerNorm,
     nn.LocalResponseNorm,
 )
+"""The modules ``weight_decay_norm`` applies to: detectron2's list, by type. The ViT's channel
+LayerNorm (``modeling.vit.ChannelLayerNorm``, detectron2's ``layers.LayerNorm``) is not one of
+them and keeps the base weight decay, as in the release."""
 _BLOCK_INDEX = re.compile(r"(?:^|\.)blocks\.(\d+)\.")
 
 
@@ -53,11 +54,6 @@ def vit_lr_decay_factor(
         if match:
             layer_id = int(match.group(1)) + 1
     return lr_decay_rate ** (num_layers + 1 - layer_id)
-
-
-def _is_norm(module: nn.Module) -> bool:
-    # Matches torch norm layers and channel-LayerNorm style modules defined elsewhere.
-    return isinstance(module, _NORM_TYPES) or type(module).__name__.endswith("LayerNorm")
 
 
 def get_param_groups(
@@ -95,7 +91,7 @@ def get_param_groups(
             seen.add(param)
             full_name = f"{module_name}.{param_name}" if module_name else param_name
             decay = weight_decay
-            if _is_norm(module):
+            if isinstance(module, NORM_TYPES):
                 decay = weight_decay_norm
             if param_name in zero_weight_decay_names:
                 decay = 0.0

@@ -9,18 +9,19 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from detectron2.layers import get_norm
 from torch import nn
 
 __all__ = ["DetailCapture"]
 
 
 class ConvBNReLU(nn.Module):
-    """3x3 convolution (no bias) -> BatchNorm -> ReLU."""
+    """3x3 convolution (no bias) -> BatchNorm (``norm``, a detectron2 ``get_norm`` name) -> ReLU."""
 
-    def __init__(self, in_chans: int, out_chans: int, stride: int = 1):
+    def __init__(self, in_chans: int, out_chans: int, stride: int = 1, norm: str = "BN"):
         super().__init__()
         self.conv = nn.Conv2d(in_chans, out_chans, 3, stride, 1, bias=False)
-        self.bn = nn.BatchNorm2d(out_chans)
+        self.bn = get_norm(norm, out_chans)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, feature_map: torch.Tensor) -> torch.Tensor:
@@ -30,11 +31,11 @@ class ConvBNReLU(nn.Module):
 class ConvStream(nn.Module):
     """Stride-2 conv stages on the image; returns the image and every stage, finest first."""
 
-    def __init__(self, in_chans: int, out_chans: Sequence[int]):
+    def __init__(self, in_chans: int, out_chans: Sequence[int], norm: str = "BN"):
         super().__init__()
         self.conv_chans = [in_chans, *out_chans]
         self.convs = nn.ModuleList(
-            ConvBNReLU(c_in, c_out, stride=2)
+            ConvBNReLU(c_in, c_out, stride=2, norm=norm)
             for c_in, c_out in zip(self.conv_chans[:-1], self.conv_chans[1:])
         )
 
@@ -49,9 +50,9 @@ class ConvStream(nn.Module):
 class FusionBlock(nn.Module):
     """Upsample the coarse feature 2x (bilinear), concatenate the detail feature first, conv."""
 
-    def __init__(self, in_chans: int, out_chans: int):
+    def __init__(self, in_chans: int, out_chans: int, norm: str = "BN"):
         super().__init__()
-        self.conv = ConvBNReLU(in_chans, out_chans, stride=1)
+        self.conv = ConvBNReLU(in_chans, out_chans, stride=1, norm=norm)
 
     def forward(self, coarse: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
         upsampled = F.interpolate(coarse, scale_factor=2, mode="bilinear", align_corners=False)
@@ -61,11 +62,11 @@ class FusionBlock(nn.Module):
 class MattingHead(nn.Module):
     """conv3x3 -> BN -> ReLU -> conv1x1 to one alpha logit channel."""
 
-    def __init__(self, in_chans: int = 32, mid_chans: int = 16):
+    def __init__(self, in_chans: int = 32, mid_chans: int = 16, norm: str = "BN"):
         super().__init__()
         self.matting_convs = nn.Sequential(
             nn.Conv2d(in_chans, mid_chans, 3, 1, 1),
-            nn.BatchNorm2d(mid_chans),
+            get_norm(norm, mid_chans),
             nn.ReLU(inplace=True),
             nn.Conv2d(mid_chans, 1, 1, 1, 0),
         )
@@ -83,6 +84,8 @@ class DetailCapture(nn.Module):
         convstream_out: output channels of the stride-2 conv stages on the image.
         fusion_out: output channels of the fusion blocks, coarsest first; one more than
             ``convstream_out`` (the last fuses the image itself at full resolution).
+        norm: the BatchNorm layers, a detectron2 ``get_norm`` name: ``"BN"``, or ``"SyncBN"`` /
+            ``"naiveSyncBN"`` to take the statistics over the whole multi-GPU batch.
     """
 
     def __init__(
@@ -91,6 +94,7 @@ class DetailCapture(nn.Module):
         img_chans: int = 3,
         convstream_out: Sequence[int] = (48, 96, 192),
         fusion_out: Sequence[int] = (256, 128, 64, 32),
+        norm: str = "BN",
     ):
         super().__init__()
         if len(fusion_out) != len(convstream_out) + 1:
@@ -100,14 +104,14 @@ class DetailCapture(nn.Module):
             )
         self.in_chans = in_chans
         self.img_chans = img_chans
-        self.convstream = ConvStream(img_chans, convstream_out)
+        self.convstream = ConvStream(img_chans, convstream_out, norm)
         detail_chans = self.convstream.conv_chans[::-1]  # coarsest first, image last
         fusion_in = [in_chans, *fusion_out[:-1]]
         self.fusion_blks = nn.ModuleList(
-            FusionBlock(coarse + detail, out)
+            FusionBlock(coarse + detail, out, norm)
             for coarse, detail, out in zip(fusion_in, detail_chans, fusion_out)
         )
-        self.matting_head = MattingHead(in_chans=fusion_out[-1])
+        self.matting_head = MattingHead(in_chans=fusion_out[-1], norm=norm)
         self.feature_stride = 2 ** len(fusion_out)
 
     def forward(self, features: torch.Tensor, images: torch.Tensor) -> torch.Tensor:

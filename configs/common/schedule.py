@@ -1,22 +1,17 @@
-# Step schedule of the paper: lr x1 until 60 % of training, x0.1 until 90 %, then x0.05,
-# with a linear warm-up over the first 250 iterations.
+# Step lr schedules under detectron2's linear warm-up (fvcore param schedulers, which detectron2's
+# LRScheduler hook evaluates at iter / max_iter).
 from detectron2.config import LazyCall as L
 from detectron2.solver import WarmupParamScheduler
 from fvcore.common.param_scheduler import MultiStepParamScheduler
 
 
-def epochs_to_iters(epochs: float, num_images: int, batch_size: int) -> int:
-    """Iterations that cover ``epochs`` passes over ``num_images`` at total batch ``batch_size``."""
-    return int(round(epochs * num_images / batch_size))
-
-
-def step_schedule(max_iter, warmup_iters=250, steps=(0.6, 0.9), values=(1.0, 0.1, 0.05)):
-    """The paper's lr multiplier for ``max_iter`` iterations (a LazyCall, not an object)."""
+def step_schedule(max_iter, warmup_iters, percent_milestones=(60, 90), values=(1.0, 0.1, 0.05)):
+    """lr x ``values[i]`` from ``percent_milestones[i - 1]`` % of training on (the paper's shape),
+    after a linear warm-up of ``warmup_iters`` of ``max_iter`` iterations. The steps scale with
+    ``train.max_iter`` overrides; the paper configs write theirs in iterations, as the release."""
     return L(WarmupParamScheduler)(
         scheduler=L(MultiStepParamScheduler)(
-            values=list(values),
-            milestones=[int(max_iter * s) for s in steps],
-            num_updates=max_iter,
+            values=list(values), milestones=list(percent_milestones), num_updates=100
         ),
         warmup_length=min(1.0, warmup_iters / max_iter),
         warmup_factor=0.001,

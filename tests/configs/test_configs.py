@@ -30,6 +30,14 @@ def load(name: str):
     return LazyConfig.load(str(CONFIGS / name))
 
 
+def shrink_crops(mapper, size: int) -> None:
+    """Set every size argument of the mapper's augmentations to ``size``."""
+    for augmentation in mapper.augmentations:
+        for key in ("crop_size", "min_size", "size"):
+            if key in augmentation:
+                augmentation[key] = size
+
+
 def test_the_paper_config_set_is_complete():
     expected = {
         "am2k_ddc.py",
@@ -47,6 +55,7 @@ def test_the_paper_config_set_is_complete():
         "ablations/trimap_k30.py",
         "ablations/masklabel_l1.py",
         "ablations/masklabel_bce.py",
+        "ablations/am2k_paper_text_aug.py",
         *(f"ablations/ddc_window{w}.py" for w in (5, 7, 9, 13, 15)),
     }
     assert expected <= set(EXPERIMENTS)
@@ -101,7 +110,7 @@ def test_derived_configs_do_not_leak_changes_into_their_base():
 def test_paper_configs_train_one_step_on_miniature_datasets(name, datasets_root):
     cfg = load(name)
     cfg.model.backbone.update(TINY_BACKBONE)
-    cfg.dataloader.train.mapper.crop_size = 64
+    shrink_crops(cfg.dataloader.train.mapper, 64)
     cfg.dataloader.train.total_batch_size = 2
     cfg.dataloader.train.num_workers = 0
     model = instantiate(cfg.model)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from alphafree_matting.criterion import NeighbourSelection, TrimapCriterion
-from alphafree_matting.data import MattingDatasetMapper
+from alphafree_matting.data import MattingDatasetMapper, PadToSize, UnknownContainingCrop
 from alphafree_matting.data.io import write_png
 from alphafree_matting.modeling import DetailCapture, ViT, ViTMatte
 
@@ -62,7 +62,11 @@ def test_mapper_switch_adds_neighbours_that_match_the_criterion(tmp_path):
     trimap = torch.full((40, 40), 128, dtype=torch.uint8).numpy()
     write_png(str(tmp_path / "a.png"), image)
     write_png(str(tmp_path / "t.png"), trimap)
-    mapper = MattingDatasetMapper(True, crop_size=48, precompute=NeighbourSelection(window=5))
+    mapper = MattingDatasetMapper(
+        True,
+        augmentations=[UnknownContainingCrop(48), PadToSize(48)],
+        precompute=NeighbourSelection(window=5),
+    )
     sample = mapper(
         {"file_name": str(tmp_path / "a.png"), "trimap_file_name": str(tmp_path / "t.png")}
     )

@@ -7,10 +7,18 @@ import numpy as np
 import pytest
 from detectron2.data import build_detection_train_loader
 
-from alphafree_matting.data import MattingDataError, MattingDatasetMapper, load_matting_folder
+from alphafree_matting.data import (
+    MattingDataError,
+    MattingDatasetMapper,
+    UnknownCenteredCrop,
+    UpscaleSmall,
+    load_matting_folder,
+)
 from alphafree_matting.data.io import read_alpha, read_image, read_mask, read_trimap
 
 LABELS = {"trimap": "trimap"}
+
+CROP_16 = [UpscaleSmall(16), UnknownCenteredCrop(16)]
 
 
 def _split(tmp_path, factory, stems=("a", "b", "c"), size=(24, 32)):
@@ -104,7 +112,7 @@ def test_corrupt_image_raises_a_data_error_naming_it(tmp_path, factory, is_train
     _split(tmp_path, factory)
     (tmp_path / "image" / "a.jpg").write_bytes(b"garbage")
     with pytest.raises(MattingDataError, match=r"cannot decode image file .*a\.jpg.*Re-export"):
-        MattingDatasetMapper(is_train, crop_size=16)(_record(tmp_path))
+        MattingDatasetMapper(is_train, augmentations=CROP_16)(_record(tmp_path))
 
 
 def test_corrupt_image_stops_the_train_loader_with_the_data_error(tmp_path, factory):
@@ -112,7 +120,7 @@ def test_corrupt_image_stops_the_train_loader_with_the_data_error(tmp_path, fact
     (tmp_path / "image" / "a.jpg").write_bytes(b"")
     loader = build_detection_train_loader(
         dataset=[_record(tmp_path)],
-        mapper=MattingDatasetMapper(True, crop_size=16),
+        mapper=MattingDatasetMapper(True, augmentations=CROP_16),
         total_batch_size=1,
         num_workers=0,
     )
@@ -124,7 +132,7 @@ def test_corrupt_label_raises_a_data_error_naming_it(tmp_path, factory):
     _split(tmp_path, factory)
     (tmp_path / "trimap" / "a.png").write_bytes(b"\x89PNG broken")
     with pytest.raises(MattingDataError, match=r"cannot decode trimap file .*a\.png"):
-        MattingDatasetMapper(True, crop_size=16)(_record(tmp_path))
+        MattingDatasetMapper(True, augmentations=CROP_16)(_record(tmp_path))
 
 
 def test_label_size_mismatch_names_both_files_before_any_tensor_is_built(tmp_path, factory):
@@ -132,7 +140,7 @@ def test_label_size_mismatch_names_both_files_before_any_tensor_is_built(tmp_pat
     cv2.imwrite(str(tmp_path / "trimap" / "a.png"), np.zeros((32, 24), np.uint8))
     expected = r"image .*a\.jpg is 24x32 .* label .*a\.png is 32x24"
     with pytest.raises(MattingDataError, match=expected):
-        MattingDatasetMapper(True, crop_size=16)(_record(tmp_path))
+        MattingDatasetMapper(True, augmentations=CROP_16)(_record(tmp_path))
 
 
 def test_eval_alpha_size_mismatch_is_caught_by_the_test_mapper(tmp_path, factory):
@@ -151,7 +159,7 @@ def test_trimap_values_outside_the_three_levels_are_mapped_and_warned_once(
     noisy = np.tile(np.array([3, 90, 130, 169, 170, 250], np.uint8), (24, 6))[:, :32]
     for stem in ("a", "b"):
         cv2.imwrite(str(tmp_path / "trimap" / f"{stem}.png"), noisy)
-    mapper = MattingDatasetMapper(True, crop_size=None, hflip_prob=0.0)
+    mapper = MattingDatasetMapper(True)
     with caplog.at_level(logging.WARNING, logger="alphafree_matting.data.mapper"):
         sample = mapper(_record(tmp_path, "a"))
         mapper(_record(tmp_path, "b"))

@@ -18,6 +18,8 @@ from alphafree_matting.data import (
     BUILTIN_SPLITS,
     MattingDataError,
     MattingDatasetMapper,
+    UnknownCenteredCrop,
+    UpscaleSmall,
     load_matting_folder,
     register_matting_folder,
 )
@@ -33,7 +35,8 @@ def _label_kind(name: str) -> str:
 
 
 def _first_train_batch(dicts, label: str, batch_size: int = 2):
-    mapper = MattingDatasetMapper(True, crop_size=CROP, label=label, hflip_prob=0.5)
+    augmentations = [UpscaleSmall(CROP), UnknownCenteredCrop(CROP)]
+    mapper = MattingDatasetMapper(True, augmentations=augmentations, label=label)
     loader = build_detection_train_loader(
         dataset=dicts, mapper=mapper, total_batch_size=batch_size, num_workers=0
     )

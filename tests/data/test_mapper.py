@@ -1,24 +1,36 @@
 """Tests of MattingDatasetMapper: output contract, identical geometry for image and labels,
-padding, the unknown-biased crop, test mode, label kinds, precompute."""
+padding, the unknown-biased crop, test mode, label kinds, precompute, augmentation lists."""
 
 import cv2
 import numpy as np
 import pytest
 import torch
 from detectron2.config import LazyCall, instantiate
+from detectron2.data import transforms as T
 from omegaconf import OmegaConf
 
 from alphafree_matting.conventions import trimap_to_target
 from alphafree_matting.data import (
-    AM2K_AUGMENTATION,
-    P3M_AUGMENTATION,
     MattingDataError,
     MattingDatasetMapper,
+    PadToSize,
+    RandomHFlip,
+    RandomScale,
+    UnknownCenteredCrop,
+    UnknownContainingCrop,
+    UpscaleSmall,
 )
 from alphafree_matting.data import io as data_io
 from alphafree_matting.data.io import write_png
 
 CROP = 32
+
+
+def augmented(crop=CROP, scale_range=None, hflip_prob=0.0, unknown_bias=1.0):
+    """Scale (optional), crop containing an unknown pixel, flip, pad to the crop."""
+    scale = [RandomScale(scale_range)] if scale_range else []
+    crop_and_flip = [UnknownContainingCrop(crop, unknown_bias), RandomHFlip(hflip_prob)]
+    return scale + crop_and_flip + [PadToSize(crop)]
 
 
 def _write(tmp_path, image, trimap=None, alpha=None, mask=None, stem="s"):
@@ -59,7 +71,7 @@ def _image_u8(sample) -> np.ndarray:
 
 def test_training_output_follows_the_model_input_contract(tmp_path):
     image, trimap = _block_sample(48, 64)
-    mapper = MattingDatasetMapper(True, crop_size=CROP)
+    mapper = MattingDatasetMapper(True, augmentations=augmented())
     sample = mapper(_write(tmp_path, image, trimap=trimap))
     assert sample["image"].dtype == torch.float32 and sample["image"].shape == (3, CROP, CROP)
     assert 0.0 <= sample["image"].min() and sample["image"].max() <= 1.0
@@ -76,7 +88,7 @@ def test_crop_and_flip_move_image_and_trimap_together_exactly(tmp_path):
     np.random.seed(0)
     flips = 0
     for _ in range(6):
-        sample = MattingDatasetMapper(True, crop_size=CROP, hflip_prob=0.5)(record)
+        sample = MattingDatasetMapper(True, augmentations=augmented(hflip_prob=0.5))(record)
         crop = _image_u8(sample)
         offset = _find_offset(image, crop)
         flipped = offset is None
@@ -97,7 +109,9 @@ def test_trimap_derived_from_the_image_stays_derived_after_scale_crop_flip(tmp_p
     image, trimap = _block_sample(72, 90, block=12, seed=seed)
     record = _write(tmp_path, image, trimap=trimap)
     np.random.seed(seed)
-    mapper = MattingDatasetMapper(True, crop_size=48, scale_range=(0.7, 1.6), hflip_prob=0.5)
+    mapper = MattingDatasetMapper(
+        True, augmentations=augmented(48, scale_range=(0.7, 1.6), hflip_prob=0.5)
+    )
     sample = mapper(record)
     out = _image_u8(sample)
     # Where the image is locally constant the linear and nearest resizes see the same block.
@@ -112,7 +126,7 @@ def test_trimap_derived_from_the_image_stays_derived_after_scale_crop_flip(tmp_p
 
 def test_image_smaller_than_the_crop_is_padded_with_unknown_and_invalid_pixels(tmp_path):
     image, trimap = _block_sample(20, 26)
-    sample = MattingDatasetMapper(True, crop_size=CROP, hflip_prob=0.0)(
+    sample = MattingDatasetMapper(True, augmentations=augmented())(
         _write(tmp_path, image, trimap=trimap)
     )
     valid = sample["valid"][0]
@@ -128,8 +142,8 @@ def test_biased_crop_always_contains_unknown_pixels_and_uniform_crop_often_not(t
     trimap[140:144, 4:8] = 128  # a small unknown patch in a corner
     record = _write(tmp_path, image, trimap=trimap)
     np.random.seed(0)
-    biased = MattingDatasetMapper(True, crop_size=CROP, unknown_crop_bias=1.0)
-    uniform = MattingDatasetMapper(True, crop_size=CROP, unknown_crop_bias=0.0)
+    biased = MattingDatasetMapper(True, augmentations=augmented(unknown_bias=1.0))
+    uniform = MattingDatasetMapper(True, augmentations=augmented(unknown_bias=0.0))
     assert all((biased(record)["trimap"] == 0.5).any() for _ in range(20))
     assert sum((uniform(record)["trimap"] == 0.5).any() for _ in range(20)) < 10
 
@@ -140,7 +154,9 @@ def test_crop_falls_back_to_uniform_without_unknown_pixels(tmp_path):
     trimap[:, 32:] = 255
     np.random.seed(0)
     samples = [
-        MattingDatasetMapper(True, crop_size=CROP)(_write(tmp_path, image, trimap=trimap))
+        MattingDatasetMapper(True, augmentations=augmented())(
+            _write(tmp_path, image, trimap=trimap)
+        )
         for _ in range(10)
     ]
     assert all(s["trimap"].shape == (1, CROP, CROP) for s in samples)
@@ -175,7 +191,9 @@ def test_alpha_label_is_resized_linearly_and_no_trimap_is_read(tmp_path, monkeyp
     record = _write(tmp_path, image, alpha=alpha)
     monkeypatch.setattr(data_io, "read_trimap", lambda path: pytest.fail("trimap read"))
     np.random.seed(0)
-    mapper = MattingDatasetMapper(True, crop_size=CROP, scale_range=(1.3, 1.3), label="alpha")
+    mapper = MattingDatasetMapper(
+        True, augmentations=augmented(scale_range=(1.3, 1.3)), label="alpha"
+    )
     sample = mapper(record)
     assert "trimap" not in sample and sample["alpha"].shape == (1, CROP, CROP)
     values = sample["alpha"][0].numpy()
@@ -188,7 +206,7 @@ def test_mask_label_is_a_trimap_known_everywhere_but_the_padding(tmp_path):
     image, _ = _block_sample(24, 40)
     mask = np.zeros((24, 40), np.uint8)
     mask[:, 20:] = 255
-    sample = MattingDatasetMapper(True, crop_size=CROP, label="mask")(
+    sample = MattingDatasetMapper(True, augmentations=augmented(), label="mask")(
         _write(tmp_path, image, mask=mask)
     )
     valid = sample["valid"][0]
@@ -204,7 +222,7 @@ def test_precompute_sees_the_final_image_and_valid_mask_and_its_result_is_merged
         seen.append((tensor, valid))
         return {"neighbour_index": torch.zeros(2, dtype=torch.long)}
 
-    sample = MattingDatasetMapper(True, crop_size=CROP, precompute=precompute)(
+    sample = MattingDatasetMapper(True, augmentations=augmented(), precompute=precompute)(
         _write(tmp_path, image, trimap=trimap)
     )
     assert seen[0][0] is sample["image"] and seen[0][1] is sample["valid"]
@@ -219,27 +237,56 @@ def test_mapper_asks_for_a_label_kind_the_split_does_not_have(tmp_path):
         MattingDatasetMapper(True, label="depth")
 
 
-@pytest.mark.parametrize("recipe", [AM2K_AUGMENTATION, P3M_AUGMENTATION])
-def test_paper_recipes_from_a_lazy_config_give_crop_sized_samples(tmp_path, recipe):
+RELEASE_AUGMENTATIONS = [
+    LazyCall(UpscaleSmall)(min_size=CROP, ratio=1.1),
+    LazyCall(UnknownCenteredCrop)(crop_size=CROP, grid=4, min_candidates=10),
+]
+
+
+def test_release_augmentations_from_a_lazy_config_give_exact_crop_sized_windows(tmp_path):
     image, trimap = _block_sample(50, 70)
     record = _write(tmp_path, image, trimap=trimap)
     np.random.seed(0)
     config = OmegaConf.create(
-        {"mapper": LazyCall(MattingDatasetMapper)(is_train=True, crop_size=CROP, **recipe)}
+        {
+            "mapper": LazyCall(MattingDatasetMapper)(
+                is_train=True, augmentations=RELEASE_AUGMENTATIONS
+            )
+        }
     )
     mapper = instantiate(config.mapper)
     for _ in range(5):
         sample = mapper(record)
-        assert sample["image"].shape == (3, CROP, CROP)
+        assert sample["image"].shape == (3, CROP, CROP) and sample["valid"].all()
         assert sample["trimap"].shape == (1, CROP, CROP)
-        if recipe is P3M_AUGMENTATION:  # crop only: an exact, unflipped window of the image
-            assert _find_offset(image, _image_u8(sample)) is not None
+        # no scale, no flip: an exact window of the image (50 x 70 > the crop: no upscale)
+        assert _find_offset(image, _image_u8(sample)) is not None
+
+
+def test_small_images_are_upscaled_not_padded_by_the_release_augmentations(tmp_path):
+    image, trimap = _block_sample(20, 26)
+    mapper = MattingDatasetMapper(True, augmentations=instantiate(RELEASE_AUGMENTATIONS))
+    sample = mapper(_write(tmp_path, image, trimap=trimap))
+    assert sample["image"].shape == (3, CROP, CROP) and sample["valid"].all()
+
+
+def test_detectron2_augmentations_compose_with_the_plugins(tmp_path):
+    image, trimap = _block_sample(40, 44, block=5, seed=1)
+    record = _write(tmp_path, image, trimap=trimap)
+    always_flip = T.RandomFlip(prob=1.0, horizontal=True)  # draws from np.random
+    sample = MattingDatasetMapper(True, augmentations=[always_flip, *augmented()])(record)
+    top, left = _find_offset(image[:, ::-1], _image_u8(sample))
+    expected = trimap[:, ::-1][top : top + CROP, left : left + CROP]
+    np.testing.assert_array_equal(sample["trimap"][0].numpy(), trimap_to_target(expected))
+
+
+def test_an_augmentation_that_is_not_a_detectron2_augmentation_is_named():
+    with pytest.raises(TypeError, match=r"augmentations\[1\] is a dict"):
+        MattingDatasetMapper(True, augmentations=[PadToSize(8), {"crop_size": 8}])
 
 
 def test_whole_image_training_without_crop(tmp_path):
     image, trimap = _block_sample(30, 50)
-    sample = MattingDatasetMapper(True, crop_size=None, hflip_prob=0.0)(
-        _write(tmp_path, image, trimap=trimap)
-    )
+    sample = MattingDatasetMapper(True)(_write(tmp_path, image, trimap=trimap))
     assert sample["image"].shape == (3, 30, 50) and sample["valid"].all()
     assert cv2.absdiff(_image_u8(sample), image).max() == 0

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from alphafree_matting.data.io import read_alpha, read_trimap, write_png
+from alphafree_matting.data.transforms import RELEASE_INTERPOLATIONS
 from alphafree_matting.data.trimap_labels import (
     alpha_to_mask,
     alpha_to_trimap,
@@ -29,19 +30,50 @@ def _unknown_fraction(trimap: np.ndarray) -> float:
     return float((trimap == 128).mean())
 
 
-def test_trimap_known_regions_agree_with_the_alpha_even_where_resizing_misses_detail(factory):
+def _thin_line_alpha(factory):
     alpha = factory.alpha(333, 517)
     alpha[100, :] = 0.5  # a one-pixel soft line the 640x640 nearest resize skips in places
     alpha[:, 400] = np.where(alpha[:, 400] == 1.0, 0.8, alpha[:, 400])
+    return alpha
+
+
+def test_release_labels_may_contradict_the_alpha_where_the_resize_misses_detail():
+    alpha = np.ones((1500, 1500), np.float32)
+    alpha[101] = 0.5  # rows 101-102 fall between the rows a nearest 1500 -> 640 resize samples
+    trimap = alpha_to_trimap(alpha, 1, interpolation="nearest")
+    assert (trimap[101] == 255).all()  # as alpha2trimap.py: a known label on the soft line
+    consistent = alpha_to_trimap(alpha, 1, interpolation="nearest", consistent_known=True)
+    assert (consistent[101] == 128).all()
+
+
+def test_consistent_known_labels_agree_with_the_alpha_even_where_resizing_misses_detail(factory):
+    alpha = _thin_line_alpha(factory)
     for seed in range(5):
-        trimap = alpha_to_trimap(alpha, rng=np.random.default_rng(seed))
+        trimap = alpha_to_trimap(alpha, rng=np.random.default_rng(seed), consistent_known=True)
         _assert_known_agrees(trimap, alpha, f"(seed {seed})")
         assert (trimap[100] == 128).all() and set(np.unique(trimap).tolist()) == {0, 128, 255}
 
 
+def test_random_interpolation_is_drawn_first_from_the_files_generator(factory):
+    alpha = factory.alpha(97, 131)
+    drawn = set()
+    for index in range(12):
+        rng = label_rng(7, f"img{index}")
+        name = RELEASE_INTERPOLATIONS[int(rng.integers(len(RELEASE_INTERPOLATIONS)))]
+        drawn.add(name)
+        expected = alpha_to_trimap(alpha, rng=rng, interpolation=name)
+        np.testing.assert_array_equal(
+            alpha_to_trimap(alpha, rng=label_rng(7, f"img{index}")), expected
+        )
+    assert len(drawn) >= 3  # the draw varies from file to file
+
+
 def test_fixed_kernel_trimap_band_widens_with_the_kernel(factory):
     alpha = factory.alpha(200, 260)
-    fractions = [_unknown_fraction(alpha_to_trimap(alpha, size)) for size in (10, 20, 30)]
+    fractions = [
+        _unknown_fraction(alpha_to_trimap(alpha, size, rng=label_rng(0, "same interpolation")))
+        for size in (10, 20, 30)
+    ]
     assert fractions[0] < fractions[1] < fractions[2]
 
 
@@ -78,11 +110,13 @@ def test_label_rng_depends_on_seed_and_name_only():
 
 
 @pytest.mark.parametrize("kernel_size", [10, 20, 30, None])
-def test_tool_labels_of_real_alphas_never_contradict_the_ground_truth(
+def test_consistent_tool_labels_of_real_alphas_never_contradict_the_ground_truth(
     real_alpha_dir, tmp_path, label_tool, kernel_size
 ):
     output = tmp_path / f"k{kernel_size}"
-    summary = label_tool.make_labels(str(real_alpha_dir), str(output), kernel_size=kernel_size)
+    summary = label_tool.make_labels(
+        str(real_alpha_dir), str(output), kernel_size=kernel_size, consistent_known=True
+    )
     assert summary == {"written": 27, "kept": 0, "errors": []}
     for alpha_path in sorted(real_alpha_dir.glob("*.png")):
         trimap = read_trimap(str(output / alpha_path.name))

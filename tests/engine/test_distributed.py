@@ -60,12 +60,17 @@ def synchronised_batchnorm(module: nn.Module) -> None:
             synchronised_batchnorm(child)
 
 
-def train_one_step(model: nn.Module, batch: list, batchnorm: str) -> dict:
+RELEASE_DDP = dict(broadcast_buffers=True, find_unused_parameters=False, fp16_compression=True)
+"""The paper configs' train.ddp (the release's configs/common/train.py)."""
+
+
+def train_one_step(model: nn.Module, batch: list, batchnorm: str, **ddp) -> dict:
     """One SGD step (no momentum: the update is lr x gradient, so a gradient scaled by a wrong
     reduction shows; Adam's first step is nearly scale-free) through the project's trainer."""
     groups = get_param_groups(model, base_lr=LR, weight_decay=0.1, num_layers=TINY_DEPTH)
     optimizer = torch.optim.SGD(groups, lr=LR, momentum=0.0)
-    trained = create_ddp_model(model, broadcast_buffers=False, find_unused_parameters=False)
+    ddp = ddp or dict(broadcast_buffers=False, find_unused_parameters=False)
+    trained = create_ddp_model(model, **ddp)
     trainer = build_trainer(trained, itertools.repeat(batch), optimizer, device="cpu")
     if batchnorm == "frozen":
         frozen_batchnorm(model)  # after the trainer, which puts the model in training mode
@@ -105,6 +110,8 @@ def _worker(output_dir: str) -> None:
         if batchnorm == "synchronised":
             synchronised_batchnorm(model)
         result[batchnorm] = train_one_step(model, batch, batchnorm)
+    model = tiny_vitmatte(seed=100 + rank)
+    result["release_ddp"] = train_one_step(model, batch, "frozen", **RELEASE_DDP)
     torch.save(result, os.path.join(output_dir, f"rank{rank}.pt"))
 
 
@@ -163,6 +170,15 @@ def test_ddp_step_on_two_halves_equals_one_process_on_the_whole_batch(
         assert_tensors_close(
             ranks[0][batchnorm]["running_means"], expected["running_means"], **TIGHT
         )
+
+
+def test_release_ddp_options_fp16_gradients_and_buffer_broadcast_work_on_gloo(ranks, whole_batch):
+    expected = whole_batch["frozen"]
+    for rank in ranks:  # gradients all-reduced in float16: equal to float16 precision
+        assert_tensors_close(rank["release_ddp"]["grads"], expected["grads"], rtol=2e-3, atol=1e-5)
+    assert_tensors_close(
+        ranks[0]["release_ddp"]["params"], ranks[1]["release_ddp"]["params"], rtol=0, atol=0
+    )
 
 
 def test_per_process_batchnorm_statistics_make_the_halves_differ(ranks, whole_batch):
@@ -234,7 +250,7 @@ def test_training_script_trains_with_two_cpu_processes(tmp_path):
             "auto",
             "dataloader.train.total_batch_size=4",
             "dataloader.train.num_workers=0",
-            "dataloader.train.mapper.crop_size=64",
+            "dataloader.train.mapper.augmentations.0.crop_size=64",
             "train.max_iter=4",
             "train.log_period=1",
             "train.eval_period=0",

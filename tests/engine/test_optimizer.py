@@ -8,6 +8,7 @@ import pytest
 import torch
 from detectron2.engine import SimpleTrainer, hooks
 from detectron2.solver import WarmupParamScheduler
+from detectron2.solver.build import get_default_optimizer_params
 from fvcore.common.param_scheduler import MultiStepParamScheduler
 from tiny_training import TINY_DEPTH, tiny_vitmatte, training_batch
 
@@ -49,10 +50,11 @@ def test_vit_lr_decay_factor_follows_num_layers_and_prefix():
     )
 
 
-# Normalisation layers of the tiny model (LayerNorm, the residual blocks' channel LayerNorm,
-# BatchNorm of the decoder and its head) and the position embedding: no weight decay.
+# Normalisation layers of the tiny model (the ViT's LayerNorms, BatchNorm of the decoder and its
+# head) and the position embedding: no weight decay. The residual blocks' channel LayerNorms keep
+# it (detectron2's weight_decay_norm covers torch norm types only, as in the release).
 NO_DECAY = re.compile(
-    r"(\.norm\d?\.|\.bn\.|matting_convs\.1\.)(weight|bias)$|^backbone\.pos_embed$"
+    r"(blocks\.\d+\.norm\d\.|\.bn\.|matting_convs\.1\.)(weight|bias)$|^backbone\.pos_embed$"
 )
 
 
@@ -84,7 +86,6 @@ def test_param_groups_hold_every_trainable_parameter_once_with_its_lr_and_decay(
     # The pattern names real parameters of every kind it is meant to cover.
     assert {
         "backbone.pos_embed",
-        "backbone.blocks.1.residual.norm2.bias",
         "decoder.convstream.convs.0.bn.weight",
         "backbone.blocks.0.norm1.weight",
         "decoder.matting_head.matting_convs.1.weight",
@@ -95,10 +96,29 @@ def test_param_groups_hold_every_trainable_parameter_once_with_its_lr_and_decay(
         assert group["weight_decay"] == expected_decay, name
         factor = vit_lr_decay_factor(name, num_layers=TINY_DEPTH, lr_decay_rate=RATE)
         assert group["lr"] == pytest.approx(base_lr * factor, rel=1e-12), name
+    assert "backbone.blocks.1.residual.norm2.bias" in trainable
+    assert "backbone.blocks.1.residual.norm2.bias" not in exempt
     # Biases of linear and conv layers keep the weight decay (as in ViTMatte).
     assert owner[id(trainable["backbone.blocks.0.attn.qkv.bias"])]["weight_decay"] == weight_decay
     # Equal hyper-parameters share one group.
     assert len(groups) == len({(g["lr"], g["weight_decay"]) for g in groups})
+
+
+def test_weight_decay_of_every_parameter_equals_detectron2s_default_param_groups():
+    """The release builds its groups with detectron2's get_default_optimizer_params."""
+    model = tiny_vitmatte()
+    ours = group_of_each_parameter(get_param_groups(model, base_lr=1.0, weight_decay=0.1))
+    reference = group_of_each_parameter(
+        get_default_optimizer_params(
+            model,
+            base_lr=1.0,
+            weight_decay=0.1,
+            weight_decay_norm=0.0,
+            overrides={"pos_embed": {"weight_decay": 0.0}},
+        )
+    )
+    for name, param in model.named_parameters():
+        assert ours[id(param)]["weight_decay"] == reference[id(param)]["weight_decay"], name
 
 
 def test_shared_parameter_is_listed_once_and_decay_can_be_disabled():

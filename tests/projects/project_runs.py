@@ -17,7 +17,7 @@ TINY_TRAIN = [
     "train.checkpointer.period=1000",
     "dataloader.train.total_batch_size=2",
     "dataloader.train.num_workers=0",
-    "dataloader.train.mapper.crop_size=64",
+    "dataloader.train.mapper.augmentations.0.crop_size=64",
     "dataloader.test.num_workers=0",
 ]
 """Overrides for a few iterations of batch 2 on 64 px crops, without data-loader workers."""

@@ -89,7 +89,8 @@ def test_am2k_alpha_config_reads_generated_trimaps_as_input_and_gt_alphas_as_lab
         assert record["file_name"].startswith(str(datasets_root / "AM-2K" / "train" / "original"))
         assert "/train/trimap/" in record["trimap_file_name"]
         assert "/train/mask/" in record["alpha_file_name"]
-    cfg.dataloader.train.mapper.crop_size = 32
+    upscale, crop = cfg.dataloader.train.mapper.augmentations  # the release's crop, at 32 px
+    upscale.min_size, crop.crop_size = 32, 32
     sample = instantiate(cfg.dataloader.train.mapper)(dataset_dicts[0])
     assert sample["trimap"].shape == sample["alpha"].shape == (1, 32, 32)
 
@@ -98,7 +99,7 @@ def test_toy_alpha_config_trains_one_step_from_its_own_loader(toy_datasets, monk
     monkeypatch.setenv("DETECTRON2_DATASETS", str(toy_datasets))
     cfg = load_config("toy_alpha")
     cfg.dataloader.train.update(total_batch_size=2, num_workers=0)
-    cfg.dataloader.train.mapper.crop_size = 64
+    cfg.dataloader.train.mapper.augmentations[0].crop_size = 64
     batch = next(iter(instantiate(cfg.dataloader.train)))
     assert all("trimap" in item and "alpha" in item for item in batch)
     model = instantiate(cfg.model).train()

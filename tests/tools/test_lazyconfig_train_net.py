@@ -18,7 +18,7 @@ from make_toy_dataset import make_toy_dataset  # noqa: E402
 TINY_RUN = [
     "dataloader.train.total_batch_size=8",
     "dataloader.train.num_workers=0",
-    "dataloader.train.mapper.crop_size=64",
+    "dataloader.train.mapper.augmentations.0.crop_size=64",
     "train.eval_period=0",
     "train.log_period=20",
 ]
@@ -127,3 +127,31 @@ def test_missing_dataset_fails_fast_with_the_path(tmp_path):
     assert result.returncode != 0
     assert str(tmp_path / "nowhere" / "toy_matting") in result.stderr
     assert "make_toy_dataset.py" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("model.criterion.losses={known:1.0}", {"known": 1.0}),  # replaces, does not merge
+        ("model.criterion.losses.ddc=0", {"known": 1.0}),  # weight 0: not computed
+        ("model.criterion.losses={alpha_l1:0,known:2.0,dc:3.0}", {"known": 2.0, "dc": 3.0}),
+    ],
+)
+def test_a_loss_override_from_the_shell_trains_exactly_those_losses(
+    override, expected, toy_root, tmp_path
+):
+    log = run_tool(
+        [
+            *TINY_RUN,
+            "train.max_iter=2",
+            "train.log_period=1",
+            f"train.output_dir={tmp_path}",
+            override,
+        ],
+        toy_root,
+    )
+    assert f"losses={expected}" in log  # the model print of the criterion
+    records = [r for r in metrics_lines(tmp_path / "metrics.json") if "total_loss" in r]
+    # detectron2 writes the single losses only when there are several (else just total_loss)
+    logged = {f"loss_{name}" for name in expected} if len(expected) > 1 else set()
+    assert records and all({k for k in r if k.startswith("loss_")} == logged for r in records)

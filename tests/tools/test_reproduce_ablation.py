@@ -13,7 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from detectron2.config import LazyConfig
+from detectron2.config import LazyConfig, instantiate
+
+from alphafree_matting.engine import apply_overrides
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / "tools" / "reproduce_ablation.py"
@@ -28,7 +30,7 @@ METRIC_KEYS = ("SAD", "MSE", "MAD", "Grad", "Conn", "SAD-T", "MSE-T")
 def test_policy_overrides_change_only_the_supervision_of_the_base_config(name, tmp_path):
     args = parse_args(["--work-dir", str(tmp_path), "--max-iter", "300"])
     base = LazyConfig.load(reproduce_ablation.DEFAULT_CONFIG)
-    cfg = LazyConfig.apply_overrides(
+    cfg = apply_overrides(
         LazyConfig.load(reproduce_ablation.DEFAULT_CONFIG), policy_overrides(name, 7, args)
     )
     # The dict override replaces the base's {"known": 1, "ddc": 10}, it does not merge into it.
@@ -40,8 +42,11 @@ def test_policy_overrides_change_only_the_supervision_of_the_base_config(name, t
         }
     assert (cfg.train.max_iter, cfg.train.seed) == (300, 7)
     assert cfg.train.output_dir == str(tmp_path / name / "seed7")
-    assert list(cfg.lr_multiplier.scheduler.milestones) == [180, 270]
-    assert cfg.lr_multiplier.scheduler.num_updates == 300
+    scheduler = instantiate(cfg.lr_multiplier)  # steps in percent of training: at 180, 270
+    assert scheduler(179 / 300) == 1.0 and scheduler(180 / 300) == pytest.approx(0.1)
+    assert scheduler(269 / 300) == pytest.approx(0.1) and scheduler(270 / 300) == (
+        pytest.approx(0.05)
+    )
     alpha = POLICIES[name].label == "alpha"
     assert cfg.dataloader.train.mapper.label == ("alpha" if alpha else "trimap")
     assert cfg.dataloader.train.dataset.names == (

@@ -14,16 +14,14 @@ from alphafree_matting.evaluation import MattingEvaluator
 
 
 def matting_dataloader(
-    train, test, *, total_batch_size, num_workers, label="trimap", max_visuals=8, **augmentation
+    train, test, *, total_batch_size, num_workers, augmentations, label="trimap", max_visuals=8
 ):
-    """dataloader.{train,test,evaluator} for training on split `train`, evaluating on `test`.
-
-    `augmentation` goes to the training MattingDatasetMapper (crop_size, scale_range, ...).
-    """
+    """dataloader.{train,test,evaluator} for training on split `train`, evaluating on `test`,
+    with the training mapper's list of detectron2 augmentations."""
     dataloader = OmegaConf.create()
     dataloader.train = L(build_detection_train_loader)(
         dataset=L(get_detection_dataset_dicts)(names=train),
-        mapper=L(MattingDatasetMapper)(is_train=True, label=label, **augmentation),
+        mapper=L(MattingDatasetMapper)(is_train=True, augmentations=augmentations, label=label),
         total_batch_size=total_batch_size,
         aspect_ratio_grouping=False,
         num_workers=num_workers,
