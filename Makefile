@@ -23,17 +23,18 @@ ABLATION_ARGS ?= --output docs/
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml tools/install_detectron2.py
+$(STAMP): pyproject.toml projects/ResNetMatte/pyproject.toml tools/install_detectron2.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade "pip>=23"
 	$(PY) -c "import torch, torchvision" 2>/dev/null || $(PY) -m pip install $(TORCH_PINS)
 	$(PY) tools/install_detectron2.py --cache-dir $(VENV)/cache
 	$(PY) -m pip install -e ".[dev]"
+	$(PY) -m pip install --no-deps -e projects/ResNetMatte
 	# pymatting's numba kernels compile (and cache) on first import: do it once, here.
 	$(PY) -c "import pymatting"
 	touch $(STAMP)
 
-datasets/toy_matting/.complete: $(STAMP) alphafree_matting/data/synthetic.py tools/make_toy_dataset.py
+datasets/toy_matting/.complete: $(STAMP) alphafree_matting/data/synthetic.py alphafree_matting/data/toy_dataset.py
 	$(PY) tools/make_toy_dataset.py --output datasets/toy_matting
 
 demo: $(STAMP) datasets/toy_matting/.complete

@@ -1,17 +1,10 @@
-"""Tests of the synthetic composite generator and of tools/make_toy_dataset.py."""
-
-import importlib.util
-import json
-import os
-import sys
-from pathlib import Path
+"""Tests of the synthetic composite generator (alphafree_matting/data/synthetic.py)."""
 
 import cv2
 import numpy as np
 import pytest
 
 from alphafree_matting.conventions import TRIMAP_BACKGROUND, TRIMAP_FOREGROUND, TRIMAP_UNKNOWN
-from alphafree_matting.data.io import read_alpha, read_image, read_trimap
 from alphafree_matting.data.synthetic import (
     FOREGROUND_HUES,
     SPLIT_FIRST_INDEX,
@@ -21,7 +14,6 @@ from alphafree_matting.data.synthetic import (
     trimap_kernel_range,
 )
 
-TOOL_PATH = Path(__file__).resolve().parents[2] / "tools" / "make_toy_dataset.py"
 SIZE = 64  # small and fast; the shapes of the generator scale with the size
 
 # Mean absolute 4-neighbour Laplacian (images in [0, 1]) a layer must exceed to count as
@@ -45,15 +37,6 @@ def fractional(alpha: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def samples():
     return [make_sample(index, size=128, seed=0) for index in range(8)]
-
-
-@pytest.fixture(scope="module")
-def tool():
-    spec = importlib.util.spec_from_file_location("make_toy_dataset", TOOL_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # worker processes unpickle its functions by module name
-    spec.loader.exec_module(module)
-    return module
 
 
 def assert_samples_equal(first, second):
@@ -191,106 +174,3 @@ def test_split_indices_never_overlap():
         split_sample_index("train", SPLIT_FIRST_INDEX["val"])
     with pytest.raises(ValueError, match="split"):
         split_sample_index("test", 0)
-
-
-# --- tools/make_toy_dataset.py ---------------------------------------------------------------
-def run_tool(tool, output, *, num_train=3, num_val=2, size=32, seed=0, workers=1):
-    return tool.make_toy_dataset(
-        str(output), num_train=num_train, num_val=num_val, size=size, seed=seed, workers=workers
-    )
-
-
-def file_times(folder: Path) -> dict:
-    return {path: path.stat().st_mtime_ns for path in folder.rglob("*.png")}
-
-
-def file_bytes(folder: Path) -> dict:
-    return {path.relative_to(folder): path.read_bytes() for path in folder.rglob("*.png")}
-
-
-def test_tool_writes_the_folder_layout_and_the_marker(tool, tmp_path):
-    output = tmp_path / "toy"
-    tool.main(
-        [
-            "--output",
-            str(output),
-            "--num-train",
-            "3",
-            "--num-val",
-            "2",
-            "--size",
-            "32",
-            "--seed",
-            "4",
-            "--workers",
-            "1",
-        ]
-    )
-    for split, count in (("train", 3), ("val", 2)):
-        for layer in ("image", "trimap", "alpha"):
-            names = sorted(os.listdir(output / split / layer))
-            assert names == [f"{position:04d}.png" for position in range(count)]
-    marker = json.loads((output / ".complete").read_text())
-    assert (marker["num_train"], marker["num_val"], marker["size"], marker["seed"]) == (3, 2, 32, 4)
-    # the files hold exactly the in-memory samples (subset regeneration = full run)
-    sample = make_sample(split_sample_index("val", 1), 32, seed=4)
-    np.testing.assert_array_equal(read_image(str(output / "val/image/0001.png")), sample["image"])
-    np.testing.assert_array_equal(read_alpha(str(output / "val/alpha/0001.png")), sample["alpha"])
-    np.testing.assert_array_equal(
-        read_trimap(str(output / "val/trimap/0001.png")), sample["trimap"]
-    )
-
-
-def test_tool_rerun_with_same_parameters_is_a_no_op(tool, tmp_path):
-    output = tmp_path / "toy"
-    assert run_tool(tool, output) is True
-    before = file_times(output)
-    assert run_tool(tool, output) is False
-    assert file_times(output) == before
-
-
-def test_tool_rerun_with_other_parameters_regenerates_cleanly(tool, tmp_path):
-    output = tmp_path / "toy"
-    run_tool(tool, output, num_train=3, seed=0)
-    assert run_tool(tool, output, num_train=2, seed=1) is True
-    assert sorted(os.listdir(output / "train" / "image")) == ["0000.png", "0001.png"]
-    assert json.loads((output / ".complete").read_text())["seed"] == 1
-    expected = make_sample(split_sample_index("train", 1), 32, seed=1)["image"]
-    np.testing.assert_array_equal(read_image(str(output / "train/image/0001.png")), expected)
-
-
-def test_tool_output_does_not_depend_on_the_number_of_workers(tool, tmp_path):
-    run_tool(tool, tmp_path / "one", num_train=5, workers=1)
-    run_tool(tool, tmp_path / "two", num_train=5, workers=2)
-    assert file_bytes(tmp_path / "one") == file_bytes(tmp_path / "two")
-
-
-def test_interrupted_run_is_not_marked_complete_and_is_redone(tool, tmp_path, monkeypatch):
-    output = tmp_path / "toy"
-    run_tool(tool, output, seed=0)
-    write_sample, calls = tool._write_sample, []
-
-    def crash_on_third_sample(task):
-        calls.append(task)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        write_sample(task)
-
-    monkeypatch.setattr(tool, "_write_sample", crash_on_third_sample)
-    with pytest.raises(KeyboardInterrupt):
-        run_tool(tool, output, seed=1)
-    assert not (output / ".complete").exists()
-    monkeypatch.setattr(tool, "_write_sample", write_sample)
-    assert run_tool(tool, output, seed=1) is True
-    assert json.loads((output / ".complete").read_text())["seed"] == 1
-    assert len(list((output / "train" / "image").iterdir())) == 3
-
-
-def test_tool_refuses_to_clear_a_folder_it_did_not_write(tool, tmp_path):
-    output = tmp_path / "real"
-    photo = output / "train" / "image" / "m_001.jpg"
-    photo.parent.mkdir(parents=True)
-    photo.write_bytes(b"not ours")
-    with pytest.raises(SystemExit, match="did not write"):
-        run_tool(tool, output)
-    assert photo.read_bytes() == b"not ours"

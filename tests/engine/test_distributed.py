@@ -27,6 +27,7 @@ from omegaconf import OmegaConf
 from tiny_training import TINY_DEPTH, tiny_vitmatte, training_batch
 from torch import nn
 
+from alphafree_matting.data.toy_dataset import make_toy_dataset
 from alphafree_matting.engine import build_trainer, create_ddp_model, get_param_groups, launch
 
 pytestmark = pytest.mark.skipif(
@@ -233,9 +234,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_training_script_trains_with_two_cpu_processes(tmp_path):
-    sys.path.insert(0, str(REPO / "tools"))
-    from make_toy_dataset import make_toy_dataset
-
     make_toy_dataset(str(tmp_path / "datasets" / "toy_matting"), num_train=8, num_val=2, size=64)
     output = tmp_path / "run"
     result = subprocess.run(

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from alphafree_matting.data.toy_dataset import make_toy_dataset
+
 REPO = Path(__file__).resolve().parents[2]
 TRAIN_NET = REPO / "tools" / "lazyconfig_train_net.py"
 MAX_ITER = 40
@@ -40,9 +42,6 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def datasets_dir(tmp_path_factory) -> Path:
-    sys.path.insert(0, str(REPO / "tools"))
-    from make_toy_dataset import make_toy_dataset
-
     root = tmp_path_factory.mktemp("datasets")
     make_toy_dataset(str(root / "toy_matting"), num_train=16, num_val=4, size=64, seed=5)
     return root

@@ -2,6 +2,7 @@
 U-Net decoder keeps the model contract; the torchvision weight conversion; the toy config trained
 and evaluated through the stock tools/lazyconfig_train_net.py."""
 
+import subprocess
 import sys
 
 import pytest
@@ -10,6 +11,7 @@ import torchvision
 from detectron2.config import LazyConfig, instantiate
 from detectron2.modeling.backbone import BasicStem, ResNet
 from project_runs import PROJECTS, TINY_TRAIN, metrics_records, run_train_net
+from resnet_matte import convert_torchvision_resnet
 from torch import nn
 
 from alphafree_matting.checkpoint import load_pretrained
@@ -17,9 +19,14 @@ from alphafree_matting.conventions import UNKNOWN_TARGET
 from alphafree_matting.modeling import MattingModel
 
 PROJECT = PROJECTS / "ResNetMatte"
-sys.path.insert(0, str(PROJECT))
-from convert_torchvision_resnet import main as convert_main  # noqa: E402
-from resnet_matte import convert_torchvision_resnet  # noqa: E402
+
+
+def convert(*args: str) -> subprocess.CompletedProcess:
+    """Run the project's converter script."""
+    script = PROJECT / "convert_torchvision_resnet.py"
+    return subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def load_config(name: str):
@@ -163,11 +170,12 @@ def test_converted_torchvision_weights_give_torchvision_features():
     torch.testing.assert_close(features, expected, rtol=1e-4, atol=1e-5)
 
 
-def test_am2k_config_loads_a_converted_torchvision_resnet34_backbone(tmp_path, capsys):
+def test_am2k_config_loads_a_converted_torchvision_resnet34_backbone(tmp_path):
     source, converted = tmp_path / "resnet34.pth", tmp_path / "resnet34_d2.pth"
     torch.save(randomise(torchvision.models.resnet34(weights=None), seed=1).state_dict(), source)
-    assert convert_main([str(source), str(converted)]) == 0
-    assert "dropped fc.bias, fc.weight" in capsys.readouterr().out
+    result = convert(str(source), str(converted))
+    assert result.returncode == 0, result.stderr
+    assert "dropped fc.bias, fc.weight" in result.stdout
 
     cfg = load_config("am2k_ddc")
     model = instantiate(cfg.model)
@@ -181,11 +189,12 @@ def test_am2k_config_loads_a_converted_torchvision_resnet34_backbone(tmp_path, c
     )
 
 
-def test_converter_rejects_a_file_that_is_not_a_torchvision_resnet(tmp_path, capsys):
+def test_converter_rejects_a_file_that_is_not_a_torchvision_resnet(tmp_path):
     source = tmp_path / "vit.pth"
     torch.save({"pos_embed": torch.zeros(1, 5, 8)}, source)
-    assert convert_main([str(source), str(tmp_path / "out.pth")]) == 1
-    assert "not a torchvision ResNet" in capsys.readouterr().err
+    result = convert(str(source), str(tmp_path / "out.pth"))
+    assert result.returncode == 1
+    assert "not a torchvision ResNet" in result.stderr
     assert not (tmp_path / "out.pth").exists()
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from alphafree_matting.data.toy_dataset import make_toy_dataset
+
 REPO = Path(__file__).resolve().parents[2]
 TRAIN_NET = REPO / "tools" / "lazyconfig_train_net.py"
-sys.path.insert(0, str(REPO / "tools"))
-from make_toy_dataset import make_toy_dataset  # noqa: E402
 
 # A smaller budget than `make demo`: 64 px images, 24 train / 6 val, 200 iterations.
 TINY_RUN = [

@@ -10,6 +10,7 @@ from detectron2.config import instantiate
 from detectron2.evaluation import inference_on_dataset
 
 from alphafree_matting.data import read_image, write_png
+from alphafree_matting.data.toy_dataset import make_toy_dataset
 from alphafree_matting.evaluation.visualize import SEPARATOR_WIDTH, TITLE_HEIGHT, make_grid
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,9 +82,7 @@ def test_committed_readme_figure_is_what_the_command_makes_of_the_demo(
     assert COMMITTED_FIGURE.stat().st_size <= 150 * 1024
 
     root = tmp_path / "datasets"
-    factory.load_tool("make_toy_dataset").make_toy_dataset(
-        str(root / "toy_matting"), num_train=0, num_val=2, size=TOY_SIZE, seed=0
-    )
+    make_toy_dataset(str(root / "toy_matting"), num_train=0, num_val=2, size=TOY_SIZE, seed=0)
     monkeypatch.setenv("DETECTRON2_DATASETS", str(root))
     cfg = tiny_config()
     cfg.dataloader.test.num_workers = 0

@@ -1,21 +1,13 @@
 # ResNetMatte: detectron2's stock ResNet-34 backbone (ImageNet weights, frozen BatchNorm) and a
 # light U-Net decoder with skips down to full resolution; image-only input. Trained with the
 # plugin's criterion: known loss + 10 x DDC on trimap labels, exactly as ViTMatte is.
-import sys
-from pathlib import Path
-
+# The model code is the project's package resnet_matte (pip install -e projects/ResNetMatte).
 from detectron2.config import LazyCall as L
 from detectron2.modeling.backbone import BasicStem, ResNet
+from resnet_matte import UNetDecoder
 
 from alphafree_matting.criterion import TrimapCriterion
 from alphafree_matting.modeling import MattingModel
-
-# The model code (../resnet_matte/) sits next to configs/, as in detectron2's projects; the stock
-# tools/lazyconfig_train_net.py does not have it on sys.path, so the config puts it there.
-_PROJECT_DIR = str(Path(__file__).resolve().parents[2])
-if _PROJECT_DIR not in sys.path:
-    sys.path.insert(0, _PROJECT_DIR)
-from resnet_matte import UNetDecoder
 
 # The plugin's meta-architecture takes any backbone + decoder: only the model differs.
 model = L(MattingModel)(

@@ -1,27 +1,46 @@
-"""Analyses of the finished runs of the supervision-policy study (``tools/reproduce_ablation.py``):
-bars of the held-out metrics, training curves from detectron2's ``metrics.json``, a grid of the
-policies' predictions, each prediction's error by region and GT alpha, the DDC loss of the
-predictions against that of the GT alphas, and the markdown of those analyses. Inputs are plain
-data (metric dicts, run folders, titles), so nothing here knows how the runs were made."""
+"""Comparing finished runs on one held-out split: metric bars, training curves (detectron2's
+``metrics.json``), a grid of predictions, each prediction's error by region and GT alpha, the DDC
+loss of predictions against the GT's, and markdown of those. Inputs are plain data (metric dicts,
+run folders, folders of saved alphas); ``tools/reproduce_ablation.py`` uses them."""
 
 import json
 import os
 from collections.abc import Sequence
 from typing import Optional
 
-import matplotlib
 import numpy as np
 import torch
 
-from alphafree_matting.conventions import trimap_to_target, unknown_mask
-from alphafree_matting.criterion import ddc_loss, select_neighbours
-from alphafree_matting.data.io import read_alpha, read_image, read_trimap
-from alphafree_matting.evaluation import alpha_to_uint8, join_panels, with_title
+from ..conventions import trimap_to_target, unknown_mask
+from ..criterion import ddc_loss, select_neighbours
+from ..data.io import read_alpha, read_image, read_trimap
+from .visualize import alpha_to_uint8, join_panels, with_title
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+__all__ = [
+    "PLOTTED_METRICS",
+    "comparison_grid",
+    "ddc_at_alphas",
+    "ddc_section",
+    "error_by_alpha",
+    "error_section",
+    "markdown_table",
+    "percent_change",
+    "plot_bars",
+    "plot_curves",
+    "training_records",
+]
 
 PLOTTED_METRICS = ("SAD", "Grad", "SAD-T")
+
+
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (imported when a figure is drawn)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def training_records(run_dir: str) -> list[dict]:
@@ -33,6 +52,7 @@ def training_records(run_dir: str) -> list[dict]:
 def plot_bars(metrics: dict[str, dict], path: str, keys: Sequence[str] = PLOTTED_METRICS) -> None:
     """Grouped bars: one panel per metric of ``keys``, one bar per entry of ``metrics``
     (name -> {metric: value})."""
+    plt = _pyplot()
     names = list(metrics)
     colours = plt.get_cmap("tab10")(np.arange(len(names)))
     figure, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.6))
@@ -53,6 +73,7 @@ def plot_curves(
 ) -> None:
     """Top row: each run's training losses (total and terms, from :func:`training_records`);
     bottom row: the held-out ``keys`` at every periodic evaluation, all runs in one panel."""
+    plt = _pyplot()
     names = list(records)
     columns = max(len(names), len(keys))
     figure, axes = plt.subplots(2, columns, figsize=(3.2 * columns, 6.2), squeeze=False)
