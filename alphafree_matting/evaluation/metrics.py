@@ -290,7 +290,7 @@ def matting_metrics(
         trimap: (H, W) stored trimap values (0 / 128 / 255), or None to leave out SAD-T, MSE-T.
 
     Returns:
-        OrderedDict of python floats with the keys of :data:`BENCHMARK_KEYS`, in that order.
+        OrderedDict of python floats, keys in :data:`BENCHMARK_KEYS` order.
     """
     pred, gt = _as_alpha_pair(pred, gt)
     results = OrderedDict(
