@@ -1,10 +1,5 @@
-"""Conventions shared by the whole package, each defined once.
-
-* Trimap PNG values and how they map to training targets.
-* ImageNet normalisation of the model input.
-* The size-divisibility rule of the ViT + decoder (pad to a multiple of 32).
-
-Everything else imports these names; nothing re-types the numbers.
+"""Package-wide conventions, each defined once: trimap PNG values and their training targets,
+ImageNet input normalisation, and the ViT + decoder's size divisibility (32).
 """
 
 from typing import TypeVar
@@ -41,8 +36,7 @@ def trimap_to_target(trimap: ArrayOrTensor) -> ArrayOrTensor:
         trimap: array or tensor of any shape, integer or float, values in [0, 255].
 
     Returns:
-        float32 array/tensor of the same shape: 0 where ``v < 85``, 1 where ``v >= 170``,
-        0.5 elsewhere.
+        float32, same shape: 0 where ``v < 85``, 1 where ``v >= 170``, 0.5 elsewhere.
     """
     if isinstance(trimap, torch.Tensor):
         target = torch.full(trimap.shape, UNKNOWN_TARGET, dtype=torch.float32, device=trimap.device)

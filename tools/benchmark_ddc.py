@@ -1,19 +1,10 @@
 #!/usr/bin/env python
 """Benchmark the DDC loss: the unfold reference vs the fast implementation.
 
-For each implementation one forward + backward of the DDC loss (neighbour selection included)
-on a random image/alpha batch, reporting
-
-* time: median over ``--repeats`` runs (after one untimed run that also measures memory);
-* peak extra memory: on CPU the growth of the process's resident set (peak RSS, ``VmHWM``,
-  minus the RSS once the inputs exist), measured in a fresh subprocess per implementation so
-  that no allocator cache of another run is counted; on CUDA ``torch.cuda.max_memory_allocated``
-  minus the memory allocated before the run;
-* the loss values, which must agree (exit status 1 if they differ by more than 1e-5 relative).
-
-Implementations: ``reference`` is the authors' formulation (unfold, ``torch.norm``, topk,
-gather); ``reference-sum-sqrt`` the same with the distance written as ``sqrt(sum(d ** 2))``
-(much faster on CPU: the stricter baseline); ``fast`` is ``alphafree_matting.criterion.ddc_loss``.
+``reference`` (authors': unfold, torch.norm, topk), ``reference-sum-sqrt`` (distance written out)
+and ``fast`` (``criterion.ddc_loss``), each in a fresh subprocess: forward + backward time (median
+of ``--repeats``), peak extra memory (CPU: peak-RSS growth; CUDA: max_memory_allocated) and the
+loss, which must agree to 1e-5 relative (else exit status 1).
 
     python tools/benchmark_ddc.py --batch 2 --size 512 --window 11 [--repeats 3] [--device cpu]
 """
@@ -62,8 +53,7 @@ def _status_bytes(field: str) -> int:
 def _cpu_peak_meter():
     """(description, baseline bytes, function returning the peak RSS in bytes since now).
 
-    The peak is VmHWM after resetting it through /proc/self/clear_refs (Linux >= 4.0), else
-    ru_maxrss, which in this fresh process is the peak of this run unless start-up was higher.
+    VmHWM reset through /proc/self/clear_refs (Linux >= 4.0), else this fresh process's ru_maxrss.
     """
     try:
         baseline = _status_bytes("VmRSS")
@@ -111,8 +101,7 @@ def run_worker(args) -> dict:
         loss.backward()
         return loss.item()
 
-    # Warm up on a tiny input, so one-off initialisation (kernels, thread pools, autograd
-    # engine) is not counted as the implementation's memory.
+    # Warm up on a tiny input: one-off initialisation is not the implementation's memory.
     forward_backward(image[:1, :, :8, :8], alpha_init[:1, :, :8, :8])
 
     synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)

@@ -5,11 +5,8 @@
     python tools/make_readme_figure.py [--visuals output/demo_ddc/eval/visuals] [--rows 2] \\
         [--images 0000 0001] [--output docs/images/demo_ddc.png]
 
-Each grid is one validation image: image | trimap | prediction | GT | |pred - GT| (see
-``alphafree_matting.evaluation.visualize.make_grid``). The chosen grids (``--images`` stems, or
-the first ``--rows`` in name order) are stacked top to bottom with white gaps, unchanged, and
-written as a maximally compressed PNG (lossless). A picture over ``--max-kb`` is still written,
-with a warning to use fewer rows.
+The chosen grids are stacked unchanged, with white gaps, into a lossless PNG (warning above
+``--max-kb``).
 """
 
 import argparse
@@ -31,8 +28,7 @@ _WHITE = 255
 
 
 def stack_grids(grids: Sequence[np.ndarray], gap: int = ROW_GAP) -> np.ndarray:
-    """Stack (h_i, w_i, 3) uint8 grids top to bottom, ``gap`` white rows between them; narrower
-    grids are padded with white on the right.
+    """Stack (h_i, w_i, 3) uint8 grids top to bottom with ``gap`` white rows, white-padded right.
 
     Returns:
         (sum h_i + gap * (n - 1), max w_i, 3) uint8.

@@ -3,8 +3,6 @@
 
     python tools/make_toy_dataset.py --output datasets/toy_matting \\
         [--num-train 200 --num-val 20 --size 128 --seed 0 --workers 2]
-
-The layout and the no-op / regeneration rules are those of ``make_toy_dataset``.
 """
 
 import argparse

@@ -1,15 +1,7 @@
-"""The straightforward (unfold) formulation of the neighbour-consistency losses.
+"""The authors' unfold + topk + gather formulation of the neighbour losses, O(K*K*H*W) memory.
 
-This is the authors' formulation, kept as the ground truth for the fast implementation in
-:mod:`.ddc` and as the baseline of ``tools/benchmark_ddc.py``: unfold the image to
-(B, 3, K*K, H, W), take the K*K colour distances, ``torch.topk`` the k smallest, unfold alpha to
-(B, K*K, H, W) and gather -- everything under autograd. It is correct but costs O(K*K*H*W)
-memory and time; use ``implementation="fast"`` (the default) for training.
-
-The colour distance is ``torch.norm(diff, 2, dim=1)`` as in the authors' code (``norm="torch"``,
-the default). On CPU that reduction over the channel dimension of this layout is an order of
-magnitude slower than writing it out; ``norm="sum_sqrt"`` (``sqrt(sum(diff ** 2))``, same
-values to float32 rounding) is the stricter baseline the benchmark also reports.
+Ground truth for the fast :mod:`.ddc` and baseline of ``tools/benchmark_ddc.py``. ``norm="torch"``
+is the authors' ``torch.norm``; ``"sum_sqrt"`` equals it to float32 rounding, faster on CPU.
 """
 
 import logging

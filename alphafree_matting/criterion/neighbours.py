@@ -1,27 +1,8 @@
-"""Neighbour selection for the consistency losses (DDC, DC, affinity).
+"""The ``k`` RGB-nearest pixels in each pixel's K x K window, for the DDC / DC / affinity losses.
 
-For every pixel ``i`` the K x K window centred on ``i`` is searched for the ``k`` pixels ``j`` with
-the smallest colour distance ``d(i, j) = ||I_i - I_j||_2`` (RGB). The selection depends on the image
-only, never on the prediction, and carries no gradient, so it can run once per batch (or in a
-data-loader worker on a single crop) and be shared by several losses.
-
-Neighbours are stored compactly as *window offset indices*: offset ``o`` in ``[0, K*K)`` is the
-row-major position in the window, i.e. the neighbour of ``(y, x)`` is ``(y + o // K - K // 2,
-x + o % K - K // 2)``; the centre is ``o = K*K // 2``. Offsets do not depend on the pixel position,
-so index maps of different crops can be padded and batched.
-
-Ordering (deterministic on every device): slots are sorted by ascending distance; equal distances
-(flat regions, the zero border) are ordered by ascending window offset. Selection compares squared
-float32 distances exactly (their bit patterns, with the offset as a tie-breaker, form one int64
-key), so apart from ties the selection is the one of ``torch.topk`` on the unfolded distances.
-
-Border modes:
-
-* ``"zeros"`` (the authors' reference): pixels outside the image -- and pixels outside ``valid``,
-  e.g. batch padding -- are black with alpha 0, and can be selected.
-* ``"exclude"``: pixels outside the image or outside ``valid`` are never selected. A window with
-  fewer than ``k`` selectable pixels leaves empty slots, marked ``NO_NEIGHBOUR`` (-1) with
-  distance ``inf``.
+Neighbours are row-major window offsets ``o`` in ``[0, K*K)`` (centre ``K*K // 2``), sorted by
+distance, then offset. Border ``"zeros"`` (the authors'): pixels outside the image or ``valid`` are
+black with alpha 0; ``"exclude"``: never selected, leaving ``NO_NEIGHBOUR`` / ``inf`` slots.
 """
 
 import logging
@@ -111,10 +92,8 @@ def _as_batch(tensor: torch.Tensor, channels: int, name: str) -> torch.Tensor:
 class _RowTiles:
     """Reusable buffers of the row-tiled selection, for tiles of at most ``rows`` image rows.
 
-    Each tile goes through a planar (B, K*K, R, W) float32 buffer of squared distances (so the
-    per-channel arithmetic runs along contiguous image rows), a cache-blocked 2-D transpose to
-    (B, R, W, K*K), and the high words of an int64 key buffer whose low words hold the offsets
-    (``torch.topk`` along the last, contiguous dimension is the fast one).
+    Distances are formed planar (B, K*K, R, W) and transposed into the high words of int64 keys
+    (B, R, W, K*K) whose low words hold the offsets: ``topk`` runs on the contiguous last dim.
     """
 
     def __init__(self, batch: int, rows: int, width: int, window: int, device):
@@ -136,8 +115,7 @@ class _RowTiles:
         Args:
             windows: (B, 3, K, K, R, W) sliding-window view of the padded image.
             centre: (B, 3, R, W) centre colours.
-            selectable: (B, K, K, R, W) bool, False where a candidate must never be chosen,
-                or None.
+            selectable: (B, K, K, R, W) bool, False where a candidate is never chosen; or None.
 
         Returns:
             (B, R, W, K*K) int64 keys: squared distance bits (high word), offset (low word).
@@ -174,18 +152,14 @@ def select_neighbours(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``k`` most similar pixels in every pixel's K x K window.
 
-    Works in row tiles: per tile the squared colour distances to the K*K candidates are formed
-    and packed with the window offsets into int64 keys, of which ``torch.topk`` keeps the k
-    smallest. Memory is O(B*k*H*W) for the result plus tiles of about ``_TILE_ELEMENTS``
-    candidates; nothing of size K*K*H*W is materialised.
+    Memory is O(B*k*H*W) plus row tiles of about ``_TILE_ELEMENTS`` candidates, never K*K*H*W.
 
     Args:
         image: (B, 3, H, W) or (3, H, W) RGB in [0, 1] (any float dtype; distances are float32).
         window: odd window side K.
         k: neighbours per pixel; ``None`` means ``k = window``.
         border: ``"zeros"`` or ``"exclude"`` (see module docstring).
-        valid: optional bool (B, 1, H, W) or (1, H, W); pixels outside it are treated like
-            pixels outside the image.
+        valid: optional bool (B, 1, H, W) or (1, H, W); pixels outside it count as outside.
 
     Returns:
         ``(neighbour_index, neighbour_distance)``: window offsets, int16 (int32 for K > 181),
@@ -260,9 +234,7 @@ def pad_neighbours(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pad neighbour maps at the bottom/right to ``(height, width)`` with empty slots.
 
-    For batching neighbours selected per crop in data-loader workers: window offsets are
-    position-independent, so the padded maps are those of the padded image with the padding
-    marked invalid (the padded centres hold ``NO_NEIGHBOUR`` and are excluded by ``valid``).
+    Offsets are position-independent, so per-crop maps padded this way batch like padded images.
 
     Args:
         neighbour_index: (..., k, h, w) window offsets.
@@ -286,16 +258,11 @@ def pad_neighbours(
 
 
 class NeighbourSelection:
-    """:func:`select_neighbours` as a data-loader ``precompute`` step (an optional config switch).
-
-    Selecting neighbours depends on the image only, so it can run in data-loader workers on
-    each training crop instead of on the training device::
+    """:func:`select_neighbours` in data-loader workers, on each training crop::
 
         dataloader.train.mapper.precompute = L(NeighbourSelection)(window=11)
 
-    The mapper merges the result (``neighbour_index`` / ``neighbour_distance``, (k, H, W)) into
-    the sample, the model pads and stacks it with the batch, and ``TrimapCriterion`` uses it
-    instead of selecting again. Window, k and border must equal the criterion's.
+    ``TrimapCriterion`` then uses the batched maps; window, k and border must equal its own.
 
     Args:
         window, k, border: as for :func:`select_neighbours`.

@@ -1,20 +1,8 @@
-"""Deterministic synthetic matting composites ``I = alpha * F + (1 - alpha) * B``.
+"""Synthetic matting composites ``I = alpha * F + (1 - alpha) * B`` for the demo, tests, ablation.
 
-The embedded default data of the project (demo, tests, ablation). Each sample holds what makes
-matting hard:
-
-* a solid core object with an irregular outline (anti-aliased edge),
-* soft / defocused boundary segments (the core blurred over one or two angular sectors),
-* a semi-transparent veil (alpha about 0.3-0.7, with fabric-like folds),
-* thin hair-like strands: curved, tapered, anti-aliased, with partial alpha along them,
-* textured foreground and background layers with different colour statistics (warm vs cool
-  hues) and high-frequency texture in both: fur-like oriented strokes, noise, stripes or checker,
-  over smooth colour gradients, plus fine grain.
-
-Every sample is a pure function of ``(seed, index, size)`` and the knobs: its random generator
-is ``np.random.default_rng([seed, index])``, so any subset regenerates identically whatever the
-order or the number of processes. The order of the random draws inside :func:`make_sample` is part
-of the definition of the data (change it and the data changes).
+Irregular core, soft edge sectors, a veil and hair-like strands over warm vs cool textured layers.
+A sample is a pure function of ``(seed, index, size)`` and the knobs (its generator is
+``default_rng([seed, index])``); the order of the draws in :func:`make_sample` is part of the data.
 """
 
 import colorsys
@@ -71,11 +59,9 @@ def split_sample_index(split: str, position: int) -> int:
 
 
 def trimap_kernel_range(size: int) -> tuple[int, int]:
-    """Erosion kernel range for trimap labels of ``size x size`` images, eroded at native size.
+    """Trimap erosion kernel range at native ``size``: the paper's [1, 29] at 640 px, scaled.
 
-    The paper draws kernels in [1, 29] after resizing the alpha to 640x640. Eroding the image at
-    its own size with the kernel scaled by ``size / 640`` (rounded, at least 1) gives the same
-    band widths relative to the image, without the two resizes: [1, 6] at 128, [1, 29] at 640.
+    Same band widths relative to the image as the paper's resize to 640: [1, 6] at 128 px.
     """
     low, high = KERNEL_RANGE
     scale = size / LABEL_RESOLUTION
@@ -140,10 +126,7 @@ def make_pattern(rng: np.random.Generator, size: int, kind: str) -> np.ndarray:
     Args:
         rng: the sample's random generator.
         size: side of the square pattern in pixels.
-        kind: one of :data:`TEXTURE_KINDS`: ``"fur"`` (oriented strokes 5-11 px long whose
-            direction turns across the image), ``"noise"`` (white noise blurred by sigma
-            0.5-0.8 px), ``"stripes"`` (wavy sinusoidal stripes, period 3-7 px) or ``"checker"``
-            (rotated checkerboard, cells 2-6 px).
+        kind: one of :data:`TEXTURE_KINDS`.
 
     Returns:
         ``(size, size)`` float32 array in [0, 1], mean about 0.5.
@@ -189,7 +172,7 @@ def make_texture(
         size: side of the square layer in pixels.
         hues: hue range of the layer's colours, in degrees (may start below 0).
         saturation, value: HSV ranges of the layer's colours, in [0, 1].
-        contrast: range of the pattern's peak-to-peak amplitude (added to all channels).
+        contrast: range of the pattern's peak-to-peak amplitude.
         kinds: pattern kinds to draw from (:func:`make_pattern`).
 
     Returns:
@@ -340,8 +323,7 @@ def make_alpha(
         soft_edge_probability: probability that one or two boundary sectors are defocused.
 
     Returns:
-        ``(size, size)`` float32 in [0, 1], quantised to multiples of 1/255 so that it survives
-        an 8-bit PNG exactly; 1 inside the core, 0 far from the object.
+        ``(size, size)`` float32 in [0, 1], multiples of 1/255 (exact through an 8-bit PNG).
     """
     centre = (size * rng.uniform(0.4, 0.6), size * rng.uniform(0.4, 0.6))  # (row, col)
     radius = _core_radius(rng, size)
@@ -389,14 +371,11 @@ def make_sample(
         seed: dataset seed >= 0.
         num_strands, veil_probability, soft_edge_probability: see :func:`make_alpha`.
         texture_contrast: range of the high-frequency pattern amplitude of both layers.
-        kernel_range: inclusive range of the trimap erosion kernels (foreground and background
-            drawn independently); ``None`` means :func:`trimap_kernel_range` of ``size``.
+        kernel_range: inclusive trimap erosion kernel range; None: :func:`trimap_kernel_range`.
 
     Returns:
-        dict with ``image`` ``(size, size, 3)`` uint8 RGB (the composite, rounded),
-        ``alpha`` ``(size, size)`` float32 in [0, 1] (multiples of 1/255),
-        ``trimap`` ``(size, size)`` uint8 in {0, 128, 255} (erosion of the alpha's certain
-        regions), ``foreground`` and ``background`` ``(size, size, 3)`` float32 RGB in [0, 1].
+        dict of (size, size[, 3]) ``image`` uint8 RGB, ``alpha`` float32 in [0, 1], ``trimap``
+        uint8 in {0, 128, 255}, ``foreground`` / ``background`` float32 RGB in [0, 1].
     """
     if index < 0 or seed < 0:
         raise ValueError(f"index and seed must be >= 0, got index={index}, seed={seed}")

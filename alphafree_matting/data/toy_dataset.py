@@ -1,13 +1,7 @@
-"""The synthetic toy matting dataset (:mod:`.synthetic`) written to disk in the folder layout.
+"""The :mod:`.synthetic` toy dataset as ``OUTPUT/{train,val}/{image,trimap,alpha}/NNNN.png``.
 
-Layout (8-bit PNGs, alpha rounded to k / 255 exactly)::
-
-    OUTPUT/{train,val}/{image,trimap,alpha}/NNNN.png
-    OUTPUT/.complete      JSON of the generation parameters, written last
-
-Writing again with the same parameters is a no-op; other parameters, a changed generator (its
-source hash is a parameter) or an interrupted run (no marker) regenerate the splits. Samples are
-pure functions of (seed, index, size), independent of the number of workers.
+``OUTPUT/.complete``, the generation parameters (with the generator's source hash) written last,
+makes a rewrite with the same parameters a no-op; anything else regenerates the splits.
 """
 
 import hashlib

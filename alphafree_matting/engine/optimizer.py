@@ -1,8 +1,7 @@
-"""Optimizer parameter groups for ViT fine-tuning: layer-wise lr decay and weight-decay exemptions.
+"""Optimizer parameter groups for ViT fine-tuning: layer-wise lr decay, weight-decay exemptions.
 
-The groups of detectron2 main's ``get_default_optimizer_params(weight_decay_norm=0,
-lr_factor_func=get_vit_lr_decay_rate, overrides={"pos_embed": {"weight_decay": 0}})``, which the
-authors' release uses; detectron2 0.6 has no ``lr_factor_func``, so the plugin builds them.
+The groups of detectron2 main's ``get_default_optimizer_params(..., lr_factor_func=...)`` as the
+authors' release uses it; detectron2 0.6 has no ``lr_factor_func``.
 """
 
 import re
@@ -27,9 +26,8 @@ NORM_TYPES = (
     nn.LayerNorm,
     nn.LocalResponseNorm,
 )
-"""The modules ``weight_decay_norm`` applies to: detectron2's list, by type. The ViT's channel
-LayerNorm (``modeling.vit.ChannelLayerNorm``, detectron2's ``layers.LayerNorm``) is not one of
-them and keeps the base weight decay, as in the release."""
+"""Modules ``weight_decay_norm`` applies to, as detectron2's list; the ViT's ChannelLayerNorm
+is not one of them (base weight decay, as in the release)."""
 _BLOCK_INDEX = re.compile(r"(?:^|\.)blocks\.(\d+)\.")
 
 
@@ -70,7 +68,7 @@ def get_param_groups(
     """Optimizer parameter groups with per-group ``lr`` and ``weight_decay``.
 
     Args:
-        model: the model (trainable parameters only are returned).
+        model: the model; only its trainable parameters are returned.
         base_lr, weight_decay: the optimizer's defaults.
         weight_decay_norm: weight decay of normalisation-layer parameters.
         zero_weight_decay_names: parameter attribute names without weight decay.
@@ -79,8 +77,8 @@ def get_param_groups(
         backbone_prefix: name prefix of the backbone's parameters.
 
     Returns:
-        a list of ``{"params": [...], "lr": float, "weight_decay": float}``, parameters with equal
-        hyper-parameters merged into one group (a shared parameter appears once).
+        list of ``{"params": [...], "lr": float, "weight_decay": float}``, one per distinct
+        (lr, weight_decay); a shared parameter appears once.
     """
     groups: dict[tuple, list[torch.nn.Parameter]] = defaultdict(list)
     seen = set()

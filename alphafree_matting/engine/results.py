@@ -1,5 +1,4 @@
-"""Eval-only results in the run's records (metrics.json, TensorBoard), as periodic evaluation
-during training writes them."""
+"""Eval-only results in the run's metrics.json and TensorBoard, as in-training evaluation."""
 
 import logging
 import os
@@ -14,10 +13,6 @@ logger = logging.getLogger(__name__)
 
 def record_results(results: Mapping, output_dir: str, iteration: int) -> None:
     """Append evaluation results to ``output_dir``'s metrics.json and TensorBoard events.
-
-    Periodic evaluation during training lands there through detectron2's EvalHook and writers;
-    this gives ``--eval-only`` runs the same record, one line per run, at the checkpoint's
-    iteration.
 
     Args:
         results: detectron2 evaluation results, ``{task: {metric: value}}``.

@@ -1,11 +1,7 @@
-"""Choosing detectron2's trainer for the device and precision of a run.
+"""Detectron2's trainer for a run's device and precision.
 
-* CUDA + ``train.amp.enabled``: detectron2's :class:`AMPTrainer` (float16 autocast + grad scaler).
-* CPU + ``train.amp.enabled``: :class:`CPUAutocastTrainer`, bfloat16 autocast (no scaler needed:
-  bfloat16 has float32's exponent range). detectron2's AMPTrainer asserts CUDA.
-* otherwise detectron2's :class:`SimpleTrainer`.
-
-The criterion computes its losses in float32 under any autocast.
+With ``train.amp.enabled``: :class:`AMPTrainer` on CUDA, :class:`CPUAutocastTrainer` (bfloat16,
+no grad scaler) on CPU, where AMPTrainer asserts CUDA; without: :class:`SimpleTrainer`.
 """
 
 import logging
@@ -20,13 +16,10 @@ logger = logging.getLogger(__name__)
 
 
 class CPUAutocastTrainer(SimpleTrainer):
-    """:class:`SimpleTrainer` whose forward pass runs under CPU autocast (bfloat16 by default).
+    """:class:`SimpleTrainer` whose forward pass and loss sum run under CPU autocast.
 
-    As in detectron2's :class:`AMPTrainer`, only the forward pass and the loss sum run under
-    autocast; ``backward`` and the optimizer step run outside it. (A backward pass inside the
-    autocast region re-casts some gradient matmuls and gives different, less precise gradients.)
-    Autocast changes only the forward's eligible ops (linear layers, matmuls, convolutions); the
-    parameters, their gradients and the optimizer state stay float32.
+    As in :class:`AMPTrainer`, backward and the optimizer step run outside autocast (inside it,
+    gradients are less precise); parameters, gradients and optimizer state stay float32.
 
     Args:
         model, data_loader, optimizer: as for :class:`SimpleTrainer`.
@@ -62,11 +55,11 @@ class CPUAutocastTrainer(SimpleTrainer):
 def build_trainer(
     model, data_loader, optimizer, *, device: str, amp: bool = False
 ) -> SimpleTrainer:
-    """The detectron2 trainer for ``device`` ("cpu", "cuda", "cuda:N") and the AMP switch.
+    """The detectron2 trainer for ``device`` and the AMP switch.
 
     Args:
         model, data_loader, optimizer: as for detectron2's :class:`SimpleTrainer`.
-        device: the device the model lives on.
+        device: the model's device, "cpu", "cuda" or "cuda:N".
         amp: ``train.amp.enabled`` of the config.
     """
     if not amp:

@@ -1,7 +1,8 @@
-"""Comparing finished runs on one held-out split: metric bars, training curves (detectron2's
-``metrics.json``), a grid of predictions, each prediction's error by region and GT alpha, the DDC
-loss of predictions against the GT's, and markdown of those. Inputs are plain data (metric dicts,
-run folders, folders of saved alphas); ``tools/reproduce_ablation.py`` uses them."""
+"""Comparing finished runs on one held-out split, for ``tools/reproduce_ablation.py``.
+
+Metric bars, training curves, prediction grids, error by region, DDC of predictions vs the GT's,
+and markdown of those; inputs are metric dicts, run folders and folders of saved alphas.
+"""
 
 import json
 import os
@@ -50,8 +51,7 @@ def training_records(run_dir: str) -> list[dict]:
 
 
 def plot_bars(metrics: dict[str, dict], path: str, keys: Sequence[str] = PLOTTED_METRICS) -> None:
-    """Grouped bars: one panel per metric of ``keys``, one bar per entry of ``metrics``
-    (name -> {metric: value})."""
+    """One bar panel per metric of ``keys``, one bar per run of ``metrics`` (name -> dict)."""
     plt = _pyplot()
     names = list(metrics)
     colours = plt.get_cmap("tab10")(np.arange(len(names)))
@@ -71,8 +71,7 @@ def plot_bars(metrics: dict[str, dict], path: str, keys: Sequence[str] = PLOTTED
 def plot_curves(
     records: dict[str, list[dict]], path: str, keys: Sequence[str] = PLOTTED_METRICS
 ) -> None:
-    """Top row: each run's training losses (total and terms, from :func:`training_records`);
-    bottom row: the held-out ``keys`` at every periodic evaluation, all runs in one panel."""
+    """Top row: each run's training losses; bottom row: the held-out ``keys`` of all runs."""
     plt = _pyplot()
     names = list(records)
     columns = max(len(names), len(keys))
@@ -124,9 +123,11 @@ def _gray_panel(alpha: np.ndarray, title: str) -> np.ndarray:
 
 
 def comparison_grid(val_root: str, predictions: dict[str, str], num_images: int) -> np.ndarray:
-    """One row of titled panels per held-out image (the first ``num_images`` by name):
-    image | trimap | GT | one prediction per entry of ``predictions`` (column title -> folder of
-    the alpha PNGs the evaluator saved). ``val_root`` holds ``image/``, ``trimap/``, ``alpha/``.
+    """Rows of image | trimap | GT | predictions for the first ``num_images`` images by name.
+
+    Args:
+        val_root: folder with ``image/``, ``trimap/`` and ``alpha/``.
+        predictions: column title -> folder of the alpha PNGs the evaluator saved.
 
     Returns:
         uint8 RGB, rows and panels separated by white gaps.
@@ -158,11 +159,9 @@ def ddc_at_alphas(
     k: Optional[int] = None,
     border: str = "zeros",
 ) -> dict[str, dict]:
-    """The DDC loss (unweighted; ``window``, ``k``, ``border`` as in the criterion) of the GT
-    alphas and of each prediction folder, averaged over the held-out images: over the whole image
-    and over the trimap's unknown region. A prediction with a lower DDC loss than the GT's shows
-    that DDC is minimised by something other than the GT on this data, so DDC supervision alone
-    cannot pull a model all the way to the GT.
+    """Mean unweighted DDC loss of the GT alphas and of each prediction folder (name -> folder).
+
+    A prediction below the GT shows that DDC's optimum on this data is not the GT.
 
     Returns:
         {"GT" or prediction name: {"whole": mean, "unknown": mean}}.
@@ -203,10 +202,10 @@ def ddc_at_alphas(
 def error_by_alpha(
     val_root: str, predictions: dict[str, str], opaque_tolerance: float = 0.01
 ) -> dict[str, dict]:
-    """Where each prediction's whole-image SAD comes from: the known pixels, and the trimap's
-    unknown pixels split by their GT alpha into background (<= tol), foreground (>= 1 - tol)
-    and partial; for the partial pixels also the signed error (prediction - GT), which tells an
-    over-estimating policy (opaque veils, thick strands) from an under-estimating one.
+    """Each prediction's SAD split into known pixels and unknown pixels by GT alpha.
+
+    Unknown pixels are background (GT <= tol), foreground (>= 1 - tol) or partial; "partial
+    signed" sums prediction - GT over the partial ones (> 0: too opaque).
 
     Returns:
         {name: {"known", "unknown bg", "unknown fg", "unknown partial", "partial signed"}},

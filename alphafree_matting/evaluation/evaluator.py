@@ -1,10 +1,4 @@
-"""``MattingEvaluator``: detectron2's ``DatasetEvaluator`` for alpha mattes.
-
-It compares the model's full-resolution float prediction with the GT alpha file of every test
-dict, gathers the per-image rows to the main process and returns ``{"matting": {metric: mean}}``,
-which detectron2's ``print_csv_format``, ``EvalHook`` and ``flatten_results_dict`` (EventStorage,
-TensorBoard, metrics.json) handle as they are.
-"""
+"""Detectron2 ``DatasetEvaluator`` for alpha mattes, returning ``{"matting": {metric: mean}}``."""
 
 import csv
 import json
@@ -48,11 +42,9 @@ _STORED_LEVELS = (255.0, 65535.0)  # largest code of 8- and 16-bit PNGs
 
 
 def alpha_on_stored_grid(alpha: np.ndarray) -> np.ndarray:
-    """float32 alpha of an 8/16-bit file to exactly ``code / 255`` (``/ 65535``) in float64.
+    """8/16-bit alpha as exactly ``code / 255`` (``/ 65535``) in float64, as the benchmark reads GT.
 
-    The benchmark reads GT as ``png / 255`` in float64. The float32 values of ``read_alpha``
-    differ in the last bits, enough to flip ``alpha >= 0.6000000000000001`` for code 153 and so
-    change Conn. An alpha on neither grid (a float file) is only cast to float64.
+    float32 codes can flip Conn's thresholds; alphas on neither grid are only cast to float64.
 
     Args:
         alpha: (H, W) float alpha in [0, 1].
@@ -69,19 +61,15 @@ def alpha_on_stored_grid(alpha: np.ndarray) -> np.ndarray:
 
 
 def canonical_trimap(trimap: np.ndarray) -> np.ndarray:
-    """Stored trimap values to exactly 0 / 128 / 255 by the package's thresholds.
-
-    Identity on clean trimaps; maps noisy (e.g. JPEG-decoded) values like the training labels.
-    """
+    """Stored trimap values (possibly noisy, e.g. JPEG) to exactly 0 / 128 / 255."""
     return target_to_trimap(trimap_to_target(trimap))
 
 
 def summarize_rows(rows: list[dict[str, Any]]) -> "OrderedDict[str, float]":
-    """Dataset means: per metric, the plain mean over the rows that have it.
+    """Per metric, the mean over the rows that have it.
 
     Args:
-        rows: per-image dicts, ``image_id`` plus metric keys (a row may lack the
-            trimap-dependent keys).
+        rows: per-image dicts of ``image_id`` and metric keys (some may lack trimap metrics).
 
     Returns:
         OrderedDict metric -> mean, in benchmark order (other keys last, sorted).
@@ -118,21 +106,15 @@ def _check_same_size(reference: np.ndarray, pred: np.ndarray, name: str, path: s
     if pred.shape[:2] != reference.shape[:2]:
         raise MattingDataError(
             f"the prediction for {name} is {pred.shape[0]}x{pred.shape[1]} (HxW) but {path} is "
-            f"{reference.shape[0]}x{reference.shape[1]}. The evaluator never resizes: the model "
-            "must return alpha at the input's full resolution (crop padding, undo any resize), "
-            "and an image, its trimap and its alpha must have the same size."
+            f"{reference.shape[0]}x{reference.shape[1]}; the evaluator never resizes: return "
+            "alpha at the input's full resolution, with image, trimap and alpha of one size."
         )
 
 
 class MattingEvaluator(DatasetEvaluator):
-    """Per-image matting metrics and dataset means; correct with several processes.
+    """Per-image matting metrics against the GT files, and their dataset means.
 
-    ``process`` reads the GT alpha (``alpha_file_name``) and the trimap (``trimap_file_name``) of
-    each input at full resolution with :mod:`alphafree_matting.data.io` (trimap values made
-    canonical 0 / 128 / 255 first) and computes one row per image. Images without GT are
-    predicted but not scored; images without trimap get no trimap-dependent metric ("SAD-T",
-    "MSE-T", unknown-region keys), whose means then run over the images that have them. Each case
-    is logged once and counted in :meth:`evaluate`.
+    Images without GT alpha are not scored; images without trimap get no trimap metrics.
     """
 
     def __init__(
@@ -147,15 +129,11 @@ class MattingEvaluator(DatasetEvaluator):
         """
         Args:
             dataset_name: name for log lines and the results JSON.
-            output_dir: folder for ``matting_per_image.csv``, ``matting_results.json``,
-                ``alpha/<image_id>.png`` and ``visuals/<image_id>.png``; None writes nothing.
+            output_dir: folder for the per-image CSV, results JSON, alphas and visuals, or None.
             protocol: one of :data:`PROTOCOLS`.
-            save_alpha: write every prediction as an 8-bit PNG, ``round(alpha * 255)``, under
-                ``output_dir/alpha/``.
-            max_visuals: write image | trimap | prediction | GT | error grids of the first this
-                many images (shared out over the processes) under ``output_dir/visuals/``.
-            distributed: gather the rows of all processes to the main one (False: each process
-                evaluates what it saw).
+            save_alpha: write every prediction as an 8-bit PNG under ``output_dir/alpha/``.
+            max_visuals: total number of :func:`make_grid` PNGs to write in ``output_dir/visuals/``.
+            distributed: gather the rows of all processes to the main one.
         """
         if protocol not in PROTOCOLS:
             raise ValueError(f"MattingEvaluator: protocol={protocol!r}; use one of {PROTOCOLS}.")
@@ -184,8 +162,8 @@ class MattingEvaluator(DatasetEvaluator):
     def process(self, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> None:
         """
         Args:
-            inputs: test-mapper dicts with ``file_name``, ``image_id`` and optionally
-                ``alpha_file_name`` and ``trimap_file_name``.
+            inputs: dicts with ``file_name``, ``image_id``, optional ``alpha_file_name`` and
+                ``trimap_file_name``.
             outputs: ``[{"alpha": (1, H, W) tensor in [0, 1]}]`` at the image's full resolution.
         """
         for record, output in zip(inputs, outputs):
@@ -211,8 +189,8 @@ class MattingEvaluator(DatasetEvaluator):
         else:
             if self._num_without_gt == 0:
                 logger.warning(
-                    "No GT alpha ('alpha_file_name') for %s: predicted, not scored. "
-                    "Further images without GT are only counted.",
+                    "No GT alpha ('alpha_file_name') for %s: not scored; "
+                    "further images without GT are only counted.",
                     file_name,
                 )
             self._num_without_gt += 1
@@ -231,9 +209,8 @@ class MattingEvaluator(DatasetEvaluator):
         if trimap is None:
             if self._num_without_trimap == 0:
                 logger.warning(
-                    "No trimap ('trimap_file_name') for %s: its trimap-dependent metrics "
-                    "(SAD-T, MSE-T, unknown-region keys) are skipped. Further images without "
-                    "trimap are only counted.",
+                    "No trimap ('trimap_file_name') for %s: SAD-T, MSE-T and unknown-region "
+                    "metrics skipped; further such images are only counted.",
                     file_name,
                 )
             self._num_without_trimap += 1
@@ -258,8 +235,7 @@ class MattingEvaluator(DatasetEvaluator):
         """Gather the rows, log a table, write the CSV / JSON.
 
         Returns:
-            On the main process ``OrderedDict(matting={metric: mean})``; ``{}`` on the other
-            processes and when no image had a GT alpha.
+            ``OrderedDict(matting={metric: mean})`` on the main process; ``{}`` elsewhere, or no GT.
         """
         state = {
             "rows": self._rows,

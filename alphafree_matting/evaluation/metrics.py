@@ -1,21 +1,8 @@
-"""Matting metrics as pure numpy/scipy functions.
+"""Matting metrics (numpy/scipy) of (H, W) alpha in [0, 1], computed in float64.
 
-Two protocols, kept apart by their key names:
-
-* **Benchmark** (:func:`matting_metrics`; keys "SAD", "MSE", "MAD", "Grad", "Conn", "SAD-T",
-  "MSE-T"): the AM-2K / P3M-10K benchmark code (GFM / P3M ``core/evaluate.py``). SAD, MSE, MAD,
-  Grad and Conn are taken over the *whole image*; SAD-T and MSE-T first paste the trimap's known
-  values into the prediction. Reproduces that code's numbers (``metrics_golden/``, rtol 1e-5).
-* **Unknown region** (:func:`unknown_region_metrics`; keys "SAD(unknown)", "MSEx1e3(unknown)",
-  "Grad(unknown)", "Conn(unknown)"): the protocol of trimap-input matting papers (DIM's
-  ``evaluate.m`` as ported to Python by GCA-Matting and used by MatteFormer / ViTMatte): every
-  error is summed over the trimap's unknown pixels (value 128) only.
-
-Inputs of every function: ``pred`` and ``gt`` are ``(H, W)`` float arrays, alpha in [0, 1],
-computed in float64 (the benchmark reads PNGs as ``png / 255`` in float64: pass that for bit-exact
-agreement at the Conn thresholds); ``trimap`` is ``(H, W)`` with the stored values 0 (background),
-128 (unknown), 255 (foreground). SAD-like values are in thousands of pixels (``/ 1000``), as
-matting papers print them.
+:func:`matting_metrics`: whole image, as the AM-2K / P3M-10K benchmark code (``core/evaluate.py``).
+:func:`unknown_region_metrics`: unknown pixels only, as DIM's ``evaluate.m`` (GCA, ViTMatte).
+SAD-like values are in thousands (``/ 1000``), as matting papers print them.
 """
 
 from collections import OrderedDict
@@ -84,8 +71,8 @@ def _as_trimap(trimap: np.ndarray, shape) -> np.ndarray:
     trimap = np.asarray(trimap)
     if trimap.shape != tuple(shape):
         raise ValueError(
-            f"trimap has shape {trimap.shape}, expected the alpha's {tuple(shape)}: a trimap "
-            "must have the image's full resolution and a single channel."
+            f"trimap has shape {trimap.shape}, expected the alpha's {tuple(shape)}; "
+            "give the trimap at full resolution with one channel."
         )
     return trimap
 
@@ -97,28 +84,22 @@ def _masked_sum(error_map: np.ndarray, mask: Optional[np.ndarray]) -> float:
 
 
 def sad(pred: np.ndarray, gt: np.ndarray, mask: Optional[np.ndarray] = None) -> float:
-    """Sum of absolute differences, in thousands.
+    """Sum of absolute differences ``sum |pred - gt| / 1000``.
 
     Args:
         pred, gt: (H, W) alpha in [0, 1].
-        mask: optional (H, W) bool; the sum runs over its True pixels (default: whole image).
-
-    Returns:
-        ``sum |pred - gt| / 1000`` (>= 0; 1.0 means 1000 pixels completely wrong).
+        mask: optional (H, W) bool, the pixels to sum over (default: whole image).
     """
     pred, gt = _as_alpha_pair(pred, gt)
     return _masked_sum(np.abs(pred - gt), _as_mask(mask, gt.shape)) / _PER_THOUSAND
 
 
 def mse(pred: np.ndarray, gt: np.ndarray, mask: Optional[np.ndarray] = None) -> float:
-    """Mean squared error (raw, not scaled by 1e3).
+    """Mean squared error, not scaled by 1e3; 0.0 when ``mask`` selects no pixel.
 
     Args:
         pred, gt: (H, W) alpha in [0, 1].
-        mask: optional (H, W) bool; the mean runs over its True pixels (default: whole image).
-
-    Returns:
-        ``mean (pred - gt)^2`` in [0, 1]; 0.0 when ``mask`` selects no pixel.
+        mask: optional (H, W) bool, the pixels to average over (default: whole image).
     """
     pred, gt = _as_alpha_pair(pred, gt)
     mask = _as_mask(mask, gt.shape)
@@ -127,29 +108,24 @@ def mse(pred: np.ndarray, gt: np.ndarray, mask: Optional[np.ndarray] = None) -> 
 
 
 def mad(pred: np.ndarray, gt: np.ndarray) -> float:
-    """Mean absolute difference over the whole image.
+    """Mean absolute difference over the whole image (``SAD * 1000 / (H * W)``).
 
     Args:
         pred, gt: (H, W) alpha in [0, 1].
-
-    Returns:
-        ``mean |pred - gt|`` in [0, 1] (equals ``SAD * 1000 / (H * W)``).
     """
     pred, gt = _as_alpha_pair(pred, gt)
     return _masked_sum(np.abs(pred - gt), None) / gt.size
 
 
 def gaussian_gradient_magnitude(alpha: np.ndarray, sigma: float = GRADIENT_SIGMA) -> np.ndarray:
-    """Gradient magnitude from scipy's gaussian derivative filters (the benchmark's Grad).
+    """Gradient magnitude from scipy's gaussian derivative filters, as the benchmark's Grad.
 
     Args:
         alpha: (H, W) float alpha in [0, 1].
         sigma: gaussian standard deviation in pixels.
 
     Returns:
-        (H, W) float32 ``sqrt(d_row^2 + d_col^2)``, the derivatives from
-        ``gaussian_filter(alpha, sigma, order=(1, 0) or (0, 1), output=np.float32)``
-        (mode "reflect", default truncation).
+        (H, W) float32 ``sqrt(d_row^2 + d_col^2)`` (float32 filter output, as the benchmark).
     """
     d_row = ndimage.gaussian_filter(alpha, sigma, order=(1, 0), output=np.float32)
     d_col = ndimage.gaussian_filter(alpha, sigma, order=(0, 1), output=np.float32)
@@ -157,9 +133,7 @@ def gaussian_gradient_magnitude(alpha: np.ndarray, sigma: float = GRADIENT_SIGMA
 
 
 def _dim_derivative_kernel(sigma: float) -> np.ndarray:
-    """DIM's 2-D derivative-of-gaussian kernel ``k[i, j] = g(i) * g'(j)`` (derivative along
-    columns), half size ``ceil(sigma * sqrt(-2 ln(sqrt(2 pi) * sigma * 0.01)))`` (9x9 at
-    sigma 1.4), scaled to unit L2 norm."""
+    """DIM's kernel ``g(i) * g'(j)`` (derivative along columns), unit L2 norm; 9x9 at sigma 1.4."""
     halfsize = int(np.ceil(sigma * np.sqrt(-2.0 * np.log(np.sqrt(2.0 * np.pi) * sigma * 1e-2))))
     offsets = np.arange(-halfsize, halfsize + 1, dtype=np.float64)
     gauss = np.exp(-(offsets**2) / (2.0 * sigma**2)) / (sigma * np.sqrt(2.0 * np.pi))
@@ -169,11 +143,9 @@ def _dim_derivative_kernel(sigma: float) -> np.ndarray:
 
 
 def dim_gaussian_gradient_magnitude(alpha: np.ndarray, sigma: float = GRADIENT_SIGMA) -> np.ndarray:
-    """Gradient magnitude from DIM's ``gaussgradient`` (the unknown-region protocol's filter).
+    """Gradient magnitude from DIM's ``gaussgradient``, as the unknown-region protocol.
 
-    Differs from :func:`gaussian_gradient_magnitude` in the kernel (truncated where the gaussian
-    falls below 1 % of a unit-sigma peak and scaled to unit L2 norm, so its gain is not that of a
-    derivative) and the border mode ("nearest").
+    Unlike :func:`gaussian_gradient_magnitude`: a truncated, unit-L2-norm kernel, border "nearest".
 
     Args:
         alpha: (H, W) float alpha in [0, 1].
@@ -190,15 +162,11 @@ def dim_gaussian_gradient_magnitude(alpha: np.ndarray, sigma: float = GRADIENT_S
 
 
 def gradient_error(pred: np.ndarray, gt: np.ndarray, sigma: float = GRADIENT_SIGMA) -> float:
-    """Benchmark gradient error (Grad) over the whole image.
+    """Benchmark gradient error ``sum (|grad pred| - |grad gt|)^2 / 10`` over the whole image.
 
     Args:
         pred, gt: (H, W) alpha in [0, 1].
         sigma: gaussian standard deviation of the derivative filters, pixels.
-
-    Returns:
-        ``sum (|grad pred| - |grad gt|)^2 / 10`` with :func:`gaussian_gradient_magnitude`
-        (float32 maps, float64 sum); >= 0.
     """
     pred, gt = _as_alpha_pair(pred, gt)
     pred_magnitude = gaussian_gradient_magnitude(pred, sigma)
@@ -207,8 +175,7 @@ def gradient_error(pred: np.ndarray, gt: np.ndarray, sigma: float = GRADIENT_SIG
 
 
 def _largest_component(binary: np.ndarray) -> Optional[np.ndarray]:
-    """Mask of the largest 4-connected component of ``binary`` (on ties the first in raster
-    order, as skimage's ``regionprops`` + ``argmax``), or None when ``binary`` is all False."""
+    """Largest 4-connected component (ties: first in raster order, as skimage), or None."""
     labels, num_components = ndimage.label(binary)  # default structure: 4-connectivity in 2-D
     if num_components == 0:
         return None
@@ -218,13 +185,9 @@ def _largest_component(binary: np.ndarray) -> Optional[np.ndarray]:
 
 
 def connectivity_level_map(pred: np.ndarray, gt: np.ndarray, step: float = CONN_STEP) -> np.ndarray:
-    """Level map ``l`` of the connectivity error: the last threshold at which a pixel was still
-    connected to the main body of the matte.
+    """Per pixel, the last threshold at which it was connected to the matte's main body.
 
-    For the thresholds ``t_i = np.arange(0, 1.1, step)[i]``, i >= 1 (float64, so
-    ``t_6 = 0.6000000000000001``), take the largest 4-connected component of
-    ``(pred >= t_i) & (gt >= t_i)``; a threshold with no component is skipped. Pixels not yet
-    assigned and outside that component get ``l = t_{i-1}``; pixels never assigned get 1.
+    Thresholds are ``np.arange(0, 1 + step, step)`` in float64, as the benchmark code.
 
     Args:
         pred, gt: (H, W) alpha in [0, 1].
@@ -246,10 +209,7 @@ def connectivity_level_map(pred: np.ndarray, gt: np.ndarray, step: float = CONN_
 
 
 def connectivity_error_map(pred: np.ndarray, gt: np.ndarray, step: float = CONN_STEP) -> np.ndarray:
-    """Per-pixel connectivity error ``|phi(pred) - phi(gt)|``.
-
-    ``phi(x) = 1 - d * (d >= 0.15)`` with ``d = x - l``, ``l`` the
-    :func:`connectivity_level_map`.
+    """Per-pixel ``|phi(pred) - phi(gt)|``, ``phi(x) = 1 - d * (d >= 0.15)``, ``d = x - level``.
 
     Args:
         pred, gt: (H, W) alpha in [0, 1].
@@ -273,22 +233,16 @@ def connectivity_error(pred: np.ndarray, gt: np.ndarray, step: float = CONN_STEP
     Args:
         pred, gt: (H, W) alpha in [0, 1].
         step: threshold step.
-
-    Returns:
-        ``sum connectivity_error_map / 1000`` (>= 0).
     """
     return _masked_sum(connectivity_error_map(pred, gt, step), None) / _PER_THOUSAND
 
 
 def paste_known_regions(pred: np.ndarray, trimap: np.ndarray) -> np.ndarray:
-    """The prediction with the trimap's known values pasted in (1 where 255, 0 where 0).
+    """(H, W) float64 copy of ``pred`` set to 1 where the trimap is 255, to 0 where it is 0.
 
     Args:
         pred: (H, W) alpha in [0, 1].
         trimap: (H, W) stored trimap values (0 / 128 / 255).
-
-    Returns:
-        (H, W) float64 copy of ``pred``; pixels of other trimap values are unchanged.
     """
     pasted = np.array(pred, dtype=np.float64)
     trimap = _as_trimap(trimap, pasted.shape)
@@ -298,34 +252,24 @@ def paste_known_regions(pred: np.ndarray, trimap: np.ndarray) -> np.ndarray:
 
 
 def sad_trimap(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> float:
-    """SAD-T: SAD over the whole image of the prediction with the known regions pasted in.
+    """SAD-T: whole-image SAD of :func:`paste_known_regions` of ``pred``, in thousands.
 
     Args:
         pred, gt: (H, W) alpha in [0, 1].
         trimap: (H, W) stored trimap values (0 / 128 / 255).
-
-    Returns:
-        ``sum |paste_known_regions(pred) - gt| / 1000``; known pixels add to it only where the
-        GT disagrees with the trimap.
     """
     return sad(paste_known_regions(pred, trimap), gt)
 
 
 def mse_trimap(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> float:
-    """MSE-T: squared error of the pasted prediction, summed over the whole image, divided by the
-    number of unknown pixels.
+    """MSE-T: whole-image squared error of the pasted prediction over the number of unknowns.
 
-    The denominator is the number of unknown (128) pixels; when there is none, the number of pixels
-    that are neither 0 nor 255 (the benchmark's fallback for non-canonical trimaps); when that is
-    also zero (no unknown region, where the benchmark divides by zero) it is 1: the value is then
-    the plain sum of squared errors, 0 when the GT agrees with the trimap, never NaN or inf.
+    The count is of the 128 pixels, else of those neither 0 nor 255 (as the benchmark), else 1
+    (where the benchmark divides by zero).
 
     Args:
         pred, gt: (H, W) alpha in [0, 1].
         trimap: (H, W) stored trimap values (0 / 128 / 255).
-
-    Returns:
-        ``sum (paste_known_regions(pred) - gt)^2 / max(n_unknown, 1)`` (>= 0).
     """
     pasted, gt = _as_alpha_pair(paste_known_regions(pred, trimap), gt)
     trimap = _as_trimap(trimap, gt.shape)
@@ -338,18 +282,15 @@ def mse_trimap(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> float:
 def matting_metrics(
     pred: np.ndarray, gt: np.ndarray, trimap: Optional[np.ndarray] = None
 ) -> "OrderedDict[str, float]":
-    """The seven AM-2K / P3M-10K benchmark metrics of one image.
+    """The AM-2K / P3M-10K benchmark metrics of one image.
 
     Args:
-        pred: (H, W) predicted alpha in [0, 1] (float; do not quantise a float prediction).
-        gt: (H, W) ground-truth alpha in [0, 1].
-        trimap: (H, W) stored trimap values (0 / 128 / 255), or None: "SAD-T" and "MSE-T" are
-            then left out (rather than computed with an all-unknown trimap, which would repeat
-            SAD and MSE under another name).
+        pred: (H, W) predicted alpha in [0, 1], float (do not quantise it).
+        gt: (H, W) GT alpha in [0, 1]; ``png / 255`` in float64 for bit-exact Conn.
+        trimap: (H, W) stored trimap values (0 / 128 / 255), or None to leave out SAD-T, MSE-T.
 
     Returns:
-        OrderedDict with keys "SAD", "MSE", "MAD", "Grad", "Conn" and, given a trimap, "SAD-T",
-        "MSE-T" (python floats; units in the module docstring).
+        OrderedDict of python floats, keys in :data:`BENCHMARK_KEYS` order.
     """
     pred, gt = _as_alpha_pair(pred, gt)
     results = OrderedDict(
@@ -370,25 +311,18 @@ def matting_metrics(
 def unknown_region_metrics(
     pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray
 ) -> "OrderedDict[str, float]":
-    """SAD / MSE / Grad / Conn over the trimap's unknown region U (pixels of value 128), as
-    trimap-input papers (GCA, MatteFormer, ViTMatte) report them.
+    """SAD / MSE / Grad / Conn over the trimap's unknown (128) pixels, as GCA / ViTMatte.
 
-    * "SAD(unknown)": ``sum_U |pred - gt| / 1000``.
-    * "MSEx1e3(unknown)": ``1e3 * sum_U (pred - gt)^2 / |U|``; 0 when U is empty.
-    * "Grad(unknown)": ``sum_U (|grad pred| - |grad gt|)^2 / 1000`` with DIM's gaussgradient
-      (:func:`dim_gaussian_gradient_magnitude`, filtered on the whole image, summed over U).
-    * "Conn(unknown)": ``sum_U connectivity_error_map / 1000`` (level map of the whole image,
-      the same as the benchmark's Conn).
-
-    Not comparable with the benchmark's "SAD-T" / "MSE-T" (which also count known pixels where
-    the GT disagrees with the trimap) nor with "Grad" (other filter, other scale).
+    Gradient and connectivity maps are taken on the whole image, then summed over the unknown
+    pixels; Grad uses :func:`dim_gaussian_gradient_magnitude`, so it is not the benchmark's Grad.
 
     Args:
         pred, gt: (H, W) alpha in [0, 1].
         trimap: (H, W) stored trimap values (0 / 128 / 255).
 
     Returns:
-        OrderedDict with the four keys above (python floats).
+        OrderedDict of python floats, keys :data:`UNKNOWN_REGION_KEYS`: SAD, Grad, Conn
+        ``/ 1000``; MSE ``* 1e3`` (0 without unknown pixels).
     """
     pred, gt = _as_alpha_pair(pred, gt)
     unknown = _as_trimap(trimap, gt.shape) == TRIMAP_UNKNOWN

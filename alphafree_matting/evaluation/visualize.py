@@ -1,9 +1,4 @@
-"""Visual grids of matting results: image | trimap | prediction | GT | error map.
-
-One uint8 RGB array per image, OpenCV only (no matplotlib). Used by
-:class:`~alphafree_matting.evaluation.MattingEvaluator` (``max_visuals``), the predict tool and
-the demo.
-"""
+"""Visual grids of matting results, image | trimap | prediction | GT | error, as uint8 RGB."""
 
 from collections.abc import Sequence
 from typing import Optional
@@ -24,26 +19,16 @@ _PLACEHOLDER_GRAY = 96
 
 
 def alpha_to_uint8(alpha: np.ndarray) -> np.ndarray:
-    """Alpha in [0, 1] to uint8 0..255, rounded (not floored) and clipped.
-
-    Args:
-        alpha: float array of any shape, nominally in [0, 1].
-
-    Returns:
-        uint8 array of the same shape, ``clip(round(alpha * 255), 0, 255)``.
-    """
+    """Float alpha of any shape to uint8 ``clip(round(alpha * 255), 0, 255)``."""
     scaled = np.round(np.asarray(alpha, dtype=np.float64) * 255.0)
     return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
 def error_colormap(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Colour-mapped ``|pred - gt|`` on a fixed 0..1 scale, so images can be compared.
+    """(H, W, 3) uint8 RGB of ``|pred - gt|`` on a fixed 0..1 scale (:data:`ERROR_COLORMAP`).
 
     Args:
         pred, gt: (H, W) float alpha in [0, 1].
-
-    Returns:
-        (H, W, 3) uint8 RGB (:data:`ERROR_COLORMAP`).
     """
     error = alpha_to_uint8(np.abs(np.asarray(pred, np.float64) - np.asarray(gt, np.float64)))
     return cv2.cvtColor(cv2.applyColorMap(error, ERROR_COLORMAP), cv2.COLOR_BGR2RGB)
@@ -76,11 +61,7 @@ def _resize(panel: np.ndarray, height: int, width: int, nearest: bool) -> np.nda
 
 
 def with_title(panel: np.ndarray, title: str) -> np.ndarray:
-    """Put a white title bar of :data:`TITLE_HEIGHT` pixels above a (H, W, 3) uint8 panel.
-
-    Returns:
-        (TITLE_HEIGHT + H, W, 3) uint8 RGB.
-    """
+    """(H, W, 3) uint8 panel with a white :data:`TITLE_HEIGHT`-pixel title bar on top."""
     bar = np.full((TITLE_HEIGHT, panel.shape[1], 3), _WHITE, dtype=np.uint8)
     cv2.putText(
         bar,
@@ -96,11 +77,7 @@ def with_title(panel: np.ndarray, title: str) -> np.ndarray:
 
 
 def join_panels(panels: Sequence[np.ndarray], axis: int = 1) -> np.ndarray:
-    """Concatenate (H, W, 3) uint8 panels side by side (``axis=1``) or top to bottom
-    (``axis=0``) with a white gap of :data:`SEPARATOR_WIDTH` pixels between two panels.
-
-    The panels must agree on the other spatial dimension.
-    """
+    """Concatenate (H, W, 3) uint8 panels along ``axis`` with :data:`SEPARATOR_WIDTH` white gaps."""
     if not panels:
         raise ValueError("join_panels: no panel to join")
     gap_shape = list(panels[0].shape)
@@ -127,21 +104,17 @@ def make_grid(
     gt: Optional[np.ndarray] = None,
     max_height: int = 320,
 ) -> np.ndarray:
-    """One row of titled panels: image | trimap | prediction | GT | error, with white gaps.
-
-    A missing trimap or GT gets a gray placeholder panel ("no trimap", "no GT") so the grids of a
-    dataset keep their layout; without GT there is no error panel.
+    """One row of titled panels: image | trimap | prediction | GT | error.
 
     Args:
         image: (H, W, 3) uint8 RGB.
-        trimap: (H, W) uint8 trimap as stored (0 / 128 / 255), or None.
+        trimap: (H, W) uint8 trimap as stored (0 / 128 / 255), or None for a placeholder.
         pred: (H, W) float predicted alpha in [0, 1].
-        gt: (H, W) float GT alpha in [0, 1], or None.
+        gt: (H, W) float GT alpha in [0, 1], or None for a placeholder and no error panel.
         max_height: panels taller than this are scaled down to it (aspect ratio kept).
 
     Returns:
-        (TITLE_HEIGHT + h, n * w + (n - 1) * SEPARATOR_WIDTH, 3) uint8 RGB, where
-        ``h = min(H, max_height)``, ``w`` is W scaled like H, and ``n`` is 5 with GT, 4 without.
+        uint8 RGB, ``TITLE_HEIGHT + min(H, max_height)`` pixels high.
     """
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
