@@ -120,3 +120,14 @@ def test_tool_refuses_to_clear_a_folder_it_did_not_write(tmp_path):
     with pytest.raises(FileExistsError, match="did not write"):
         write(output)
     assert photo.read_bytes() == b"not ours"
+
+
+def test_the_generator_fingerprint_ignores_docstrings_and_comments(tmp_path, monkeypatch):
+    source = Path(toy_dataset.synthetic.__file__).read_text()
+    reference = toy_dataset.generator_fingerprint()
+    edited = tmp_path / "synthetic.py"
+    monkeypatch.setattr(toy_dataset.synthetic, "__file__", str(edited))
+    edited.write_text(source.replace('"""', '"""Reworded. ', 1) + "\n# a comment\n")
+    assert toy_dataset.generator_fingerprint() == reference
+    edited.write_text(source + "\nEXTRA = 1\n")
+    assert toy_dataset.generator_fingerprint() != reference
