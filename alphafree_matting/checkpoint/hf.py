@@ -96,7 +96,7 @@ def is_hf_vitmatte_state_dict(state_dict: dict[str, Any]) -> bool:
 
 @dataclass
 class HFConversionReport:
-    """What :func:`convert_hf_vitmatte` converted."""
+    """What :func:`read_hf_vitmatte` read: the weights file, its tensors and its config."""
 
     source: str
     converted: int
