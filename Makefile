@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml projects/ResNetMatte/pyproject.toml tools/install_detec
 	$(PY) -m pip install --upgrade "pip>=23"
 	$(PY) -c "import torch, torchvision" 2>/dev/null || $(PY) -m pip install $(TORCH_PINS)
 	$(PY) tools/install_detectron2.py --cache-dir $(VENV)/cache
-	$(PY) -m pip install -e ".[dev]"
+	$(PY) -m pip install -e ".[dev,interop]"
 	$(PY) -m pip install --no-deps -e projects/ResNetMatte
 	# pymatting's numba kernels compile (and cache) on first import: do it once, here.
 	$(PY) -c "import pymatting"

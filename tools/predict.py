@@ -4,6 +4,7 @@
     python tools/predict.py --config-file configs/demo_ddc.py \\
         --checkpoint output/demo_ddc/model_final.pth --input photos/ --output predictions/ \\
         [--device auto|cpu|cuda] [--max-side 1024] [--trimap trimaps/] [--background white]
+    python tools/predict.py --onnx model.onnx --input photos/ --output predictions/   # onnxruntime
 
 ``--input`` takes folders (their images), files and globs (quote them: ``"photos/*.jpg"``).
 Per input image ``NAME.ext`` it writes::
@@ -128,14 +129,33 @@ def write_outputs(prediction, name: str, output: str, background) -> None:
         write_png(os.path.join(output, "composite", f"{name}.png"), alpha_to_uint8(result))
 
 
+def build_predictor(args: argparse.Namespace) -> MattingPredictor:
+    """``MattingPredictor`` (--checkpoint) or ``OnnxMattingPredictor`` (--onnx)."""
+    if args.onnx is not None:
+        from alphafree_matting.interop.onnx_predictor import OnnxMattingPredictor
+
+        return OnnxMattingPredictor(
+            args.onnx, args.config_file, device=args.device, max_side=args.max_side
+        )
+    if args.config_file is None:
+        raise ValueError("--checkpoint needs the model's --config-file")
+    return MattingPredictor(
+        args.config_file, args.checkpoint, device=args.device, max_side=args.max_side
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="\n\n".join(__doc__.split("\n\n")[1:]),
     )
-    parser.add_argument("--config-file", required=True, help="LazyConfig of the model")
-    parser.add_argument("--checkpoint", required=True, help="model weights (model_final.pth)")
+    parser.add_argument(
+        "--config-file", help="LazyConfig of the model (with --onnx: optional, only checked)"
+    )
+    weights = parser.add_mutually_exclusive_group(required=True)
+    weights.add_argument("--checkpoint", help="model weights (model_final.pth)")
+    weights.add_argument("--onnx", help="ONNX model from tools/export_onnx.py, run by onnxruntime")
     parser.add_argument("--input", required=True, nargs="+", help="folders, files or globs")
     parser.add_argument("--output", required=True, help="output folder")
     parser.add_argument("--device", default="auto", help=f"one of {DEVICES} or cuda:N")
@@ -173,9 +193,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         background = None if args.background is None else load_background(args.background)
         load_foreground_estimator()  # its slow first import before the timed loop
-        predictor = MattingPredictor(
-            args.config_file, args.checkpoint, device=args.device, max_side=args.max_side
-        )
+        predictor = build_predictor(args)
         if args.trimap is not None and not predictor.trimap_input:
             raise ValueError("--trimap given, but this model does not take a trimap input")
         if args.trimap is None and predictor.trimap_input:

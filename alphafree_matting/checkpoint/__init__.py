@@ -1,4 +1,6 @@
-"""Checkpoints: conversion of pretrained weights, checked loading, atomic saving."""
+"""Checkpoints: conversion of pretrained weights (DINO / MAE, transformers ViTMatte), checked
+loading, atomic saving. ``hf_export`` writes transformers ViTMatte directories (import it
+explicitly: it needs the ``interop`` extra when called)."""
 
 from .checkpointer import AtomicCheckpointer, atomic_write
 from .convert import (
@@ -10,6 +12,16 @@ from .convert import (
     read_checkpoint,
     widen_patch_embed,
 )
+from .hf import (
+    HFConversionReport,
+    convert_hf_vitmatte,
+    find_hf_vitmatte,
+    hf_vitmatte_overrides,
+    is_hf_vitmatte_state_dict,
+    override_strings,
+    read_hf_vitmatte,
+    to_hf_state_dict,
+)
 from .loading import LoadReport, check_init_checkpoint, load_model_weights, load_pretrained
 
 __all__ = [
@@ -17,13 +29,21 @@ __all__ = [
     "AtomicCheckpointer",
     "CheckpointLoadError",
     "ConversionReport",
+    "HFConversionReport",
     "LoadReport",
     "atomic_write",
     "check_init_checkpoint",
+    "convert_hf_vitmatte",
     "convert_vit_classifier",
     "extract_state_dict",
+    "find_hf_vitmatte",
+    "hf_vitmatte_overrides",
+    "is_hf_vitmatte_state_dict",
+    "override_strings",
     "load_model_weights",
     "load_pretrained",
     "read_checkpoint",
+    "read_hf_vitmatte",
+    "to_hf_state_dict",
     "widen_patch_embed",
 ]

@@ -44,8 +44,8 @@ def window_partition(
         windows (B * num_windows, window_size, window_size, C) and the padded size (Hp, Wp).
     """
     batch, height, width, channels = tokens.shape
-    pad_h = (window_size - height % window_size) % window_size
-    pad_w = (window_size - width % window_size) % window_size
+    pad_h = -height % window_size  # this form keeps symbolic shapes simple (ONNX export)
+    pad_w = -width % window_size
     if pad_h or pad_w:
         tokens = F.pad(tokens, (0, 0, 0, pad_w, 0, pad_h))
     padded_h, padded_w = height + pad_h, width + pad_w
@@ -102,6 +102,9 @@ def relative_position_table(q_size: int, k_size: int, rel_pos: torch.Tensor) -> 
         rel_pos = F.interpolate(
             rel_pos.t().unsqueeze(0), size=num_offsets, mode="linear", align_corners=False
         )[0].t()
+    if q_size == k_size:  # self-attention: integer offsets (no float sizes, so it exports)
+        positions = torch.arange(q_size, device=rel_pos.device)
+        return rel_pos[positions[:, None] - positions[None, :] + (k_size - 1)]
     # Scale coordinates by the ratio of sizes when query and key grids differ.
     q_coords = torch.arange(q_size, device=rel_pos.device)[:, None] * max(k_size / q_size, 1.0)
     k_coords = torch.arange(k_size, device=rel_pos.device)[None, :] * max(q_size / k_size, 1.0)

@@ -5,7 +5,6 @@ layout as the released files (DINO: a bare timm state dict; MAE: the same under 
 """
 
 import argparse
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -22,17 +21,7 @@ from alphafree_matting.checkpoint import (
     widen_patch_embed,
 )
 from alphafree_matting.modeling import DetailCapture, ViT, ViTMatte
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        "convert_pretrained", REPO / "tools" / "convert_pretrained.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tools import convert_pretrained
 
 
 def random_timm_state_dict(name: str, **kwargs) -> dict:
@@ -78,7 +67,7 @@ def vitmatte(
 def convert(tmp_path: Path, source: dict, *args: str) -> Path:
     source_path, output_path = tmp_path / "source.pth", tmp_path / "converted.pth"
     torch.save(source, source_path)
-    assert load_tool().main([str(source_path), str(output_path), *args]) == 0
+    assert convert_pretrained.main([str(source_path), str(output_path), *args]) == 0
     return output_path
 
 
@@ -228,6 +217,6 @@ def test_pickled_objects_need_explicit_permission(tmp_path):
 def test_tool_reports_a_file_that_is_not_a_vit(tmp_path, capsys):
     source = tmp_path / "resnet.pth"
     torch.save({"conv1.weight": torch.zeros(1)}, source)
-    assert load_tool().main([str(source), str(tmp_path / "out.pth")]) == 1
+    assert convert_pretrained.main([str(source), str(tmp_path / "out.pth")]) == 1
     assert "not a timm-layout ViT" in capsys.readouterr().err
     assert not (tmp_path / "out.pth").exists()
