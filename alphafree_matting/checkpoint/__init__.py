@@ -1,6 +1,12 @@
-"""Checkpoints: conversion of pretrained weights, checked loading, atomic saving."""
+"""Checkpoints: conversion of pretrained weights, checked loading, atomic saving, resuming past
+a damaged checkpoint, pruning that counts the files already there."""
 
-from .checkpointer import AtomicCheckpointer, atomic_write
+from .checkpointer import (
+    AtomicCheckpointer,
+    DamagedCheckpointError,
+    PruningPeriodicCheckpointer,
+    atomic_write,
+)
 from .convert import (
     ARCHITECTURE_ADDED_PATTERNS,
     CheckpointLoadError,
@@ -17,7 +23,9 @@ __all__ = [
     "AtomicCheckpointer",
     "CheckpointLoadError",
     "ConversionReport",
+    "DamagedCheckpointError",
     "LoadReport",
+    "PruningPeriodicCheckpointer",
     "atomic_write",
     "check_init_checkpoint",
     "convert_vit_classifier",
