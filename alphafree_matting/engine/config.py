@@ -132,19 +132,14 @@ def _check_override_key(cfg: DictConfig, key: str, schema: Schema, text: str) ->
             raise ConfigKeyError(
                 f"{_unknown_argument(here, name, target_name, accepted)} (override {text})"
             )
-        if isinstance(node_schema, Mapping):
-            allowed = set(node_schema)
-        elif node_schema is not None:
-            allowed = set(node_schema)
-        elif in_lazy_call:  # a plain dict handed to a constructor, which checks its keys
+        if node_schema is None and in_lazy_call:  # a dict handed to a constructor, which checks it
             return
-        else:
-            allowed = None
-        if allowed is not None and name in allowed:
+        allowed = set() if node_schema is None else set(node_schema)
+        if name in allowed:
             return
         raise ConfigKeyError(
             f"unknown config key {here} (override {text}): "
-            + _suggestion(here, name, set(node.keys()) | (allowed or set()))
+            + _suggestion(here, name, set(node.keys()) | allowed)
         )
 
 
