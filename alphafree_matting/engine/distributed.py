@@ -314,6 +314,8 @@ def launch(
         if num_machines != 1:
             raise ValueError("launch: dist_url='auto' works on a single machine only")
         dist_url = f"tcp://127.0.0.1:{_free_local_port()}"
+    if urlparse(dist_url).scheme != "file":
+        _store_address(dist_url)  # a URL the processes cannot meet at: fail before starting them
     if torch.cuda.is_available():
         if num_gpus_per_machine > torch.cuda.device_count():
             raise ValueError(

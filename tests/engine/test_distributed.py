@@ -228,7 +228,11 @@ def test_launch_of_one_process_calls_main_in_this_process():
 
 @pytest.mark.parametrize(
     "options, message",
-    [({}, "need a dist_url"), ({"num_machines": 2, "dist_url": "auto"}, "single machine")],
+    [
+        ({}, "need a dist_url"),
+        ({"num_machines": 2, "dist_url": "auto"}, "single machine"),
+        ({"dist_url": "udp://127.0.0.1:1234"}, "use tcp://HOST:PORT"),
+    ],
 )
 def test_launch_of_cpu_processes_checks_the_rendezvous_before_starting(options, message):
     with pytest.raises(ValueError, match=message):
