@@ -185,12 +185,20 @@ def rendezvous(
     store = _connect(dist_url, rank, world_size, deadline)
     store.set(f"{_PREFIX}/rank{rank}", socket.gethostname())
     store.add(f"{_PREFIX}/joined", 1)
-    logged = False
-    next_log = time.monotonic()
-    while store.add(f"{_PREFIX}/joined", 0) < world_size:
+    logged, waiting, next_log = False, "the other ranks", time.monotonic()
+    while True:
         now = time.monotonic()
-        if now >= next_log or now >= deadline:
-            missing = [r for r in range(world_size) if not store.check([f"{_PREFIX}/rank{r}"])]
+        try:
+            if store.add(f"{_PREFIX}/joined", 0) >= world_size:
+                return store
+            due = now >= next_log or now >= deadline
+            missing = _missing_ranks(store, world_size) if due else None
+        except RuntimeError as error:  # rank 0's store is gone: rank 0 stopped
+            raise TimeoutError(
+                f"rank {rank}: rank 0 closed the rendezvous at {dist_url} while waiting for "
+                f"{waiting} (it stopped, e.g. at its startup timeout; see its log). ({error})"
+            ) from None
+        if missing is not None:
             waiting = _ranks_text(missing, processes_per_machine)
             if now >= deadline:
                 raise TimeoutError(
@@ -209,7 +217,10 @@ def rendezvous(
             )
             logged, next_log = True, now + WAIT_LOG_PERIOD
         time.sleep(0.1)
-    return store
+
+
+def _missing_ranks(store: dist.Store, world_size: int) -> list[int]:
+    return [rank for rank in range(world_size) if not store.check([f"{_PREFIX}/rank{rank}"])]
 
 
 class _StderrLogging:
