@@ -188,11 +188,10 @@ def build_parser():
     return parser
 
 
-def preflight(args, cfg):
-    """Check the command line against the loaded config; then own the output folder for the
-    run (machine 0 does; the other machines write no files). Returns the lock's context."""
-    apply_overrides(cfg, args.opts)
-    check_config(cfg)
+def preflight(args):
+    """Check the command line against the config; then own the output folder for the run
+    (machine 0 does; the other machines write no files). Returns the lock's context."""
+    cfg = load_config(args)
     check_weights(cfg, args.eval_only)
     if args.machine_rank != 0:
         return nullcontext()
@@ -207,7 +206,7 @@ def cli(argv=None) -> None:
     args = build_parser().parse_args(argv)
     with ExitStack() as run:
         try:
-            run.enter_context(preflight(args, LazyConfig.load(args.config_file)))
+            run.enter_context(preflight(args))
         except (KeyError, ValueError, FileNotFoundError, OutputFolderLockedError) as error:
             sys.exit(f"{type(error).__name__}: {error}")
         launch(
