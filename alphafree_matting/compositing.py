@@ -98,7 +98,7 @@ def estimate_foreground(
     a smooth extension of the nearby foreground colours.
 
     Args:
-        image: (H, W, 3) RGB, uint8 or float in [0, 1].
+        image: (H, W, 3) RGB, uint8 or float in [0, 1]; any size, 1x1 included.
         alpha: (H, W) float alpha in [0, 1].
         regularization: smoothness of the estimated colours (pymatting's ``regularization``).
 
@@ -107,6 +107,10 @@ def estimate_foreground(
     """
     image, alpha = to_unit_float(image), to_unit_float(alpha)
     _check_pair(image, alpha, "estimate_foreground")
+    if max(alpha.shape) < 2:  # pymatting's level count is log2 of the longer side: 0 divides
+        wide_image = np.pad(image, ((0, 0), (0, 1), (0, 0)), mode="edge")
+        wide_alpha = np.pad(alpha, ((0, 0), (0, 1)), mode="edge")
+        return estimate_foreground(wide_image, wide_alpha, regularization=regularization)[:, :1]
     estimate_foreground_ml = load_foreground_estimator()
     foreground = estimate_foreground_ml(image, alpha, regularization=regularization)
     return np.clip(np.asarray(foreground, dtype=np.float32), 0.0, 1.0)

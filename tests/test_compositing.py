@@ -139,3 +139,10 @@ def test_to_unit_float_scales_uint8_and_clips_floats():
     np.testing.assert_allclose(to_unit_float(np.array([-0.5, 1.5])), [0.0, 1.0])
     with pytest.raises(ValueError, match="uint8 or float"):
         to_unit_float(np.array([1, 2], np.int32))
+
+
+def test_foreground_of_a_one_pixel_image_is_estimated():
+    image = np.array([[[0.2, 0.4, 0.6]]], np.float32)
+    foreground = estimate_foreground(image, np.ones((1, 1), np.float32))
+    assert foreground.shape == (1, 1, 3)
+    np.testing.assert_allclose(foreground, image, atol=1e-3)  # opaque: F is the image

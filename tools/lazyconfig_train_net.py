@@ -7,14 +7,25 @@
     python tools/lazyconfig_train_net.py --config-file configs/am2k_ddc.py --num-gpus 8 --resume
 
 ``--num-gpus N`` starts N processes (detectron2's ``launch``); on a machine without CUDA they are
-CPU processes over gloo (set ``train.device=cpu``).
+CPU processes over gloo (set ``train.device=cpu``). The processes of a run (of all machines) wait
+``--startup-timeout`` seconds (default 600) for each other, logging which ranks are missing.
 
 The config provides ``model``, ``dataloader.{train,test,evaluator}``, ``optimizer``,
 ``lr_multiplier`` and ``train`` (see ``configs/common/train.py``). Nothing here knows about a
 particular model: the matting-specific parts come from the config.
+
+Checked before any process starts: every ``key=value`` override and config key must be read by
+something (a typo is an error listing the close matches; ``alphafree_matting.engine.config``);
+``--eval-only`` needs trained weights (``train.init_checkpoint=none`` evaluates an untrained
+model on purpose and marks the results ``untrained_model``); the output folder must not be in
+use by another run (``run.lock``; a dead run's lock is taken over). ``--resume`` uses the newest
+intact checkpoint when the last one is damaged.
 """
 
 import logging
+import sys
+from contextlib import ExitStack, nullcontext
+from datetime import timedelta
 
 from detectron2.config import LazyConfig, instantiate
 from detectron2.engine import default_argument_parser, default_setup, default_writers, hooks
@@ -25,16 +36,24 @@ from detectron2.utils.logger import setup_logger
 import alphafree_matting.data  # noqa: F401  (registers the built-in datasets)
 from alphafree_matting.checkpoint import (
     AtomicCheckpointer,
+    PruningPeriodicCheckpointer,
     check_init_checkpoint,
     load_model_weights,
 )
 from alphafree_matting.engine import (
+    OutputFolderLockedError,
     apply_overrides,
     build_trainer,
+    check_config,
     create_ddp_model,
     launch,
+    output_folder_lock,
     record_results,
 )
+from alphafree_matting.engine.distributed import DEFAULT_STARTUP_TIMEOUT
+
+UNTRAINED = "none"
+"""``train.init_checkpoint=none``: no weights, on purpose (random initialisation)."""
 
 logger = logging.getLogger("detectron2")
 
@@ -76,7 +95,7 @@ def do_train(args, cfg):
         [
             hooks.IterationTimer(),
             hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier)),
-            hooks.PeriodicCheckpointer(checkpointer, **cfg.train.checkpointer)
+            PruningPeriodicCheckpointer(checkpointer, **cfg.train.checkpointer)
             if comm.is_main_process()
             else None,
             hooks.EvalHook(cfg.train.eval_period, lambda: do_test(cfg, model)),
@@ -90,12 +109,14 @@ def do_train(args, cfg):
     )
 
     if args.resume and checkpointer.has_checkpoint():
-        # Model, optimizer, scheduler and iteration of the last complete checkpoint; it stores
-        # the iteration that just finished, so training continues with the next one.
+        # Model, optimizer, scheduler and iteration of the last complete checkpoint (the newest
+        # intact one if it is damaged); it stores the iteration that just finished, so training
+        # continues with the next one.
         checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=True)
         start_iter = trainer.iter + 1
     else:
-        load_model_weights(model, cfg.train.init_checkpoint, complete=False)
+        weights = "" if cfg.train.init_checkpoint == UNTRAINED else cfg.train.init_checkpoint
+        load_model_weights(model, weights, complete=False)
         start_iter = 0
     trainer.train(start_iter, cfg.train.max_iter)
 
@@ -104,33 +125,100 @@ def do_eval_only(cfg):
     model = instantiate(cfg.model)
     model.to(cfg.train.device)
     model = create_ddp_model(model)
-    report = load_model_weights(model, cfg.train.init_checkpoint, complete=True)
+    untrained = cfg.train.init_checkpoint == UNTRAINED
+    if untrained:
+        logger.warning(
+            "Evaluating an UNTRAINED model (train.init_checkpoint=none): random weights; the "
+            "results are marked untrained_model=1 in metrics.json."
+        )
+        iteration = 0
+    else:
+        iteration = load_model_weights(model, cfg.train.init_checkpoint, complete=True).iteration
     results = do_test(cfg, model)
+    if untrained and results:
+        results["untrained_model"] = 1.0
     if comm.is_main_process():
-        record_results(results, cfg.train.output_dir, report.iteration or 0)
+        record_results(results, cfg.train.output_dir, iteration or 0)
     return results
 
 
-def main(args):
+def load_config(args):
+    """The config of ``--config-file`` with the command line's overrides, keys checked."""
     cfg = LazyConfig.load(args.config_file)
     cfg = apply_overrides(cfg, args.opts)  # a dict value replaces the node (d2 would merge)
+    check_config(cfg)
+    return cfg
+
+
+def check_weights(cfg, eval_only: bool) -> None:
+    """``train.init_checkpoint`` exists; with ``--eval-only`` it must be given."""
+    path = cfg.train.init_checkpoint
+    if eval_only and not path:
+        raise ValueError(
+            "--eval-only needs trained weights: set train.init_checkpoint=PATH (e.g. "
+            "output/<run>/model_final.pth), or train.init_checkpoint=none to evaluate an "
+            "untrained model on purpose."
+        )
+    if path != UNTRAINED:
+        check_init_checkpoint(path)
+
+
+def main(args):
+    cfg = load_config(args)
+    check_weights(cfg, args.eval_only)
     default_setup(cfg, args)
     # The plugin logs under its package name (e.g. the evaluator's metric table).
     setup_logger(cfg.train.output_dir, comm.get_rank(), name="alphafree_matting", abbrev_name="afm")
-    check_init_checkpoint(cfg.train.init_checkpoint)
     if args.eval_only:
         do_eval_only(cfg)
     else:
         do_train(args, cfg)
 
 
-if __name__ == "__main__":
-    args = default_argument_parser().parse_args()
-    launch(
-        main,
-        args.num_gpus,
-        num_machines=args.num_machines,
-        machine_rank=args.machine_rank,
-        dist_url=args.dist_url,
-        args=(args,),
+def build_parser():
+    parser = default_argument_parser()
+    parser.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=DEFAULT_STARTUP_TIMEOUT.total_seconds(),
+        metavar="SECONDS",
+        help="how long the processes of a multi-process / multi-machine run wait for each other "
+        "to start (every rank logs which ranks it waits for)",
     )
+    return parser
+
+
+def preflight(args):
+    """Check the command line against the config; then own the output folder for the run
+    (machine 0 does; the other machines write no files). Returns the lock's context."""
+    cfg = load_config(args)
+    check_weights(cfg, args.eval_only)
+    if args.machine_rank != 0:
+        return nullcontext()
+    return output_folder_lock(cfg.train.output_dir)
+
+
+def cli(argv=None) -> None:
+    """The command line: check it, own the output folder, start the processes.
+
+    Problems found before any process starts exit with their message (exit code 1).
+    """
+    args = build_parser().parse_args(argv)
+    with ExitStack() as run:
+        try:
+            run.enter_context(preflight(args))
+        except (KeyError, ValueError, FileNotFoundError, OutputFolderLockedError) as error:
+            sys.exit(f"{type(error).__name__}: {error}")
+        launch(
+            main,
+            args.num_gpus,
+            num_machines=args.num_machines,
+            machine_rank=args.machine_rank,
+            dist_url=args.dist_url,
+            args=(args,),
+            startup_timeout=timedelta(seconds=args.startup_timeout),
+        )
+
+
+if __name__ == "__main__":
+    cli()

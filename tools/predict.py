@@ -113,6 +113,19 @@ def load_background(text: str):
         ) from None
 
 
+def check_output_folder(output: str) -> None:
+    """OSError unless ``output`` is a writable folder or can be made one (nothing is created)."""
+    existing = os.path.abspath(output)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise NotADirectoryError(
+            f"--output {output}: {existing} is a file, not a folder; give another --output"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(f"--output {output}: no permission to write in {existing}")
+
+
 def write_outputs(prediction, name: str, output: str, background) -> None:
     """alpha / cutout (/ composite) PNGs of one prediction."""
     alpha_u8 = alpha_to_uint8(prediction.alpha)
@@ -190,6 +203,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"FAILED {pattern}: {reason}", file=sys.stderr)
     if args.trimap is not None and not os.path.isdir(args.trimap):
         parser.error(f"--trimap {args.trimap} is not a folder")
+    try:  # before the first image, not once per image
+        check_output_folder(args.output)
+    except OSError as error:
+        parser.error(str(error))
     try:
         background = None if args.background is None else load_background(args.background)
         load_foreground_estimator()  # its slow first import before the timed loop

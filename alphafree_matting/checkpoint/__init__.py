@@ -1,8 +1,13 @@
 """Checkpoints: conversion of pretrained weights (DINO / MAE, transformers ViTMatte), checked
-loading, atomic saving. ``hf_export`` writes transformers ViTMatte directories (import it
-explicitly: it needs the ``interop`` extra when called)."""
+loading, atomic saving, resuming past a damaged checkpoint. ``hf_export`` writes transformers
+ViTMatte directories (import it explicitly: it needs the ``interop`` extra when called)."""
 
-from .checkpointer import AtomicCheckpointer, atomic_write
+from .checkpointer import (
+    AtomicCheckpointer,
+    DamagedCheckpointError,
+    PruningPeriodicCheckpointer,
+    atomic_write,
+)
 from .convert import (
     ARCHITECTURE_ADDED_PATTERNS,
     CheckpointLoadError,
@@ -29,8 +34,10 @@ __all__ = [
     "AtomicCheckpointer",
     "CheckpointLoadError",
     "ConversionReport",
+    "DamagedCheckpointError",
     "HFConversionReport",
     "LoadReport",
+    "PruningPeriodicCheckpointer",
     "atomic_write",
     "check_init_checkpoint",
     "convert_hf_vitmatte",

@@ -16,8 +16,9 @@ listed when ``DatasetCatalog.get`` is called); the built-in splits resolve
 Structural problems (missing folder, empty folder, images without labels and labels without
 images, stems that do not match, two files with one stem) are found when the split is listed and
 reported together in one :class:`~.io.MattingDataError`. ``verify=True`` also reads every
-file's header and reports unreadable files and size mismatches in one message; without it they
-are caught when the mapper reads the sample.
+file's header, checks that JPEG / PNG files are complete (not truncated), and reports unreadable
+or truncated files and size mismatches in one message; without it they are caught when the mapper
+reads the sample.
 """
 
 import logging
@@ -28,7 +29,13 @@ from typing import Optional
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
-from .io import IMAGE_EXTENSIONS, LABEL_EXTENSIONS, MattingDataError, read_image_size
+from .io import (
+    IMAGE_EXTENSIONS,
+    LABEL_EXTENSIONS,
+    MattingDataError,
+    check_complete,
+    read_image_size,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -129,21 +136,29 @@ def _match_stems(
     return sorted(set(images) & set(labels))
 
 
-def _verify_headers(dataset_dicts: list[dict]) -> None:
-    """Read every file's header; raise one error listing unreadable files and size mismatches."""
+def _verify_files(dataset_dicts: list[dict]) -> None:
+    """Read every file's header and check it is complete (JPEG / PNG end markers); raise one
+    error listing unreadable or truncated files and size mismatches."""
     problems = []
-    for record in dataset_dicts:
+
+    def size_of(path: str, what: str) -> Optional[tuple[int, int]]:
         try:
-            size = read_image_size(record["file_name"])
-            for kind in LABEL_KINDS:
-                path = record.get(f"{kind}_file_name")
-                label_size = None if path is None else read_image_size(path)
-                if label_size is not None and label_size != size:
-                    problems.append(
-                        f"size mismatch: {path} is {label_size}, {record['file_name']} is {size}"
-                    )
+            size = read_image_size(path)
+            check_complete(path, what)
         except MattingDataError as error:
             problems.append(str(error))
+            return None
+        return size
+
+    for record in dataset_dicts:
+        size = size_of(record["file_name"], "image")
+        for kind in LABEL_KINDS:
+            path = record.get(f"{kind}_file_name")
+            label_size = None if path is None else size_of(path, kind)
+            if None not in (size, label_size) and label_size != size:
+                problems.append(
+                    f"size mismatch: {path} is {label_size}, {record['file_name']} is {size}"
+                )
     if problems:
         raise MattingDataError(
             f"{len(problems)} problem(s) in the dataset (sizes are (H, W)):\n  "
@@ -170,7 +185,8 @@ def load_matting_folder(
             get a ``<kind>_file_name`` key. Empty for image-only (inference) splits.
         missing_labels: ``"error"``: images without a label (or labels without an image) raise
             one error naming all of them; ``"skip"``: such images are left out with a warning.
-        verify: also read every file's header and raise on unreadable files / size mismatches.
+        verify: also read every file (header, JPEG / PNG end marker) and raise on unreadable or
+            truncated files and size mismatches.
         hints: subfolder -> how to get it (download page, label command) for error messages.
 
     Returns:
@@ -204,7 +220,7 @@ def load_matting_folder(
         record.update({f"{kind}_file_name": labels[kind][stem] for kind in label_dirs})
         dataset_dicts.append(record)
     if verify:
-        _verify_headers(dataset_dicts)
+        _verify_files(dataset_dicts)
     logger.info(
         "Listed %d matting samples from %s (labels: %s)",
         len(dataset_dicts),

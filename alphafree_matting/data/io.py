@@ -10,6 +10,9 @@ Every reader returns numpy arrays in the package's conventions:
 Single-channel label files (alphas, trimaps, masks) saved with 3 or 4 channels are accepted when
 the colour channels are equal (a gray image saved as colour); an RGBA file whose A channel is
 not uniformly opaque is a cut-out and its A channel is the label. Anything else is rejected.
+
+Truncated JPEG and PNG files (a half-finished download or copy) are rejected before decoding:
+libjpeg decodes the missing rows as gray filler and only prints "Premature end of JPEG file".
 """
 
 import logging
@@ -31,6 +34,7 @@ __all__ = [
     "read_trimap",
     "read_mask",
     "read_image_size",
+    "check_complete",
     "write_png",
 ]
 
@@ -52,11 +56,95 @@ class MattingDataError(ValueError):
     """A data file is missing, unreadable or inconsistent; the message names the file and fix."""
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_SOI = b"\xff\xd8"
+_JPEG_EOI, _JPEG_SOS = 0xD9, 0xDA
+
+
+def _jpeg_reaches_end(data: np.ndarray) -> bool:
+    """Whether JPEG bytes reach the end-of-image marker (FF D9) of the main image.
+
+    Segments are skipped by their length (an EXIF thumbnail's markers are inside one) and a scan
+    runs to the next marker: in entropy-coded data FF is followed by 00 (stuffing) or D0..D7
+    (restart markers). Extraneous bytes between segments are skipped, as libjpeg does.
+    """
+    ff = np.flatnonzero(data[:-1] == 0xFF)
+    follow = data[ff + 1]
+    segment = (follow != 0x00) & (follow != 0xFF) & ((follow < 0xD0) | (follow > 0xD7))
+    markers = ff[segment]  # where a segment can start, sorted
+    position, size = len(_JPEG_SOI), len(data)
+    while position + 1 < size:
+        if data[position] != 0xFF or data[position + 1] in (0x00, 0xFF):
+            following = int(np.searchsorted(markers, position + 1))
+            if following == len(markers):
+                return False
+            position = int(markers[following])
+            continue
+        code = int(data[position + 1])
+        if code == _JPEG_EOI:
+            return True
+        if 0xD0 <= code <= 0xD8 or code == 0x01:  # markers without a length field
+            position += 2
+            continue
+        if position + 3 >= size:
+            return False
+        end = position + 2 + (int(data[position + 2]) << 8 | int(data[position + 3]))
+        if code == _JPEG_SOS:  # entropy-coded data up to the next marker
+            following = int(np.searchsorted(markers, end))
+            if following == len(markers):
+                return False
+            end = int(markers[following])
+        position = end
+    return False
+
+
+def _png_reaches_end(data: bytes) -> bool:
+    """Whether PNG bytes reach the IEND chunk (chunks: length, type, data, CRC)."""
+    position = len(_PNG_SIGNATURE)
+    while position + 8 <= len(data):
+        if data[position + 4 : position + 8] == b"IEND":
+            return True
+        position += 12 + int.from_bytes(data[position : position + 4], "big")
+    return False
+
+
+def _check_complete_bytes(data: bytes, path: str, what: str) -> None:
+    if data.startswith(_JPEG_SOI):
+        complete, end = _jpeg_reaches_end(np.frombuffer(data, np.uint8)), "end-of-image marker"
+    elif data.startswith(_PNG_SIGNATURE):
+        complete, end = _png_reaches_end(data), "IEND chunk"
+    else:
+        return  # other formats: their decoders fail on truncated files
+    if not complete:
+        raise MattingDataError(
+            f"cannot decode {what} file {path}: it is truncated (the data stops before its {end}"
+            "; a partial download or copy). Re-download or re-export it, or remove it (and its "
+            "labels) from the dataset."
+        )
+
+
+def check_complete(path: str, what: str = "image") -> None:
+    """Raise :class:`MattingDataError` if a JPEG or PNG file is truncated (reads the whole file).
+
+    Args:
+        path: the file.
+        what: what the file is, for the message ("image", "trimap", ...).
+    """
+    if not os.path.isfile(path):
+        raise MattingDataError(f"{what} file not found: {path}. Check the dataset folder layout.")
+    with open(path, "rb") as f:
+        _check_complete_bytes(f.read(), path, what)
+
+
 def _read_raw(path: str, what: str, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
     if not os.path.isfile(path):
         raise MattingDataError(f"{what} file not found: {path}. Check the dataset folder layout.")
-    data = cv2.imread(path, flags)  # None when the file cannot be decoded
-    if data is None:
+    with open(path, "rb") as f:
+        encoded = f.read()
+    _check_complete_bytes(encoded, path, what)
+    # imdecode applies the EXIF orientation in colour mode, as imread does.
+    data = cv2.imdecode(np.frombuffer(encoded, np.uint8), flags) if encoded else None
+    if data is None:  # the file cannot be decoded
         raise MattingDataError(
             f"cannot decode {what} file {path}: the file is corrupt or not an image. "
             "Re-export or remove it (and its label) from the dataset."
@@ -113,11 +201,18 @@ def read_alpha(path: str) -> np.ndarray:
 
 
 def read_trimap(path: str) -> np.ndarray:
-    """Read a trimap as ``(H, W)`` uint8, values as stored (16-bit trimaps are scaled to 8 bits)."""
+    """Read a trimap as ``(H, W)`` uint8, values as stored.
+
+    16-bit trimaps are scaled to 8 bits, except those whose values all fit in 8 bits (0 / 128 /
+    255 or class indices saved in a 16-bit container), which keep their values: scaled, they
+    would all become 0.
+    """
     data = _single_channel(_read_raw(path, "trimap"), path, "trimap")
-    if data.dtype != np.uint8:
-        data = np.round(_to_unit_range(data, path, "trimap") * 255.0).astype(np.uint8)
-    return data
+    if data.dtype == np.uint8:
+        return data
+    if np.issubdtype(data.dtype, np.integer) and data.max(initial=0) <= 255:
+        return data.astype(np.uint8)
+    return np.round(_to_unit_range(data, path, "trimap") * 255.0).astype(np.uint8)
 
 
 def read_mask(path: str) -> np.ndarray:

@@ -16,7 +16,6 @@ from detectron2.data import transforms as T
 from ..conventions import (
     TRIMAP_BACKGROUND,
     TRIMAP_FOREGROUND,
-    TRIMAP_UNKNOWN,
     UNKNOWN_TARGET,
     trimap_to_target,
 )
@@ -24,12 +23,19 @@ from . import io
 from .datasets import LABEL_KINDS
 from .io import MattingDataError
 from .transforms import MattingAugInput
+from .trimap_checks import (
+    check_trimap_values,
+    declared_trimap_lut,
+    has_known_pixel,
+    remap_declared_values,
+    value_counts,
+)
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["MattingDatasetMapper"]
 
-_STORED_TRIMAP_VALUES = (TRIMAP_BACKGROUND, TRIMAP_UNKNOWN, TRIMAP_FOREGROUND)
+_MAX_NAMED = 50  # file names in one warning
 
 Precompute = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 
@@ -84,6 +90,9 @@ class MattingDatasetMapper:
         trimap_input: the model takes the trimap as an input (training and test).
         precompute: optional ``(image (3, H, W), valid (1, H, W)) -> dict[str, Tensor]`` run on
             each training sample (e.g. ``criterion.NeighbourSelection``); merged into the output.
+        trimap_values: the stored (background, unknown, foreground) values of trimaps that are
+            not 0 / 128 / 255, e.g. ``(0, 1, 2)`` for class-index exports; any other value is an
+            error. None: 0 / 128 / 255, checked by :mod:`.trimap_checks`.
     """
 
     def __init__(
@@ -94,6 +103,7 @@ class MattingDatasetMapper:
         label: str = "trimap",
         trimap_input: bool = False,
         precompute: Optional[Precompute] = None,
+        trimap_values: Optional[Sequence[int]] = None,
     ):
         if label not in LABEL_KINDS:
             raise ValueError(f"label must be one of {LABEL_KINDS}, got {label!r}")
@@ -112,7 +122,10 @@ class MattingDatasetMapper:
         self.label = label
         self.trimap_input = trimap_input
         self.precompute = precompute
+        self.trimap_values = None if trimap_values is None else tuple(trimap_values)
+        self._trimap_lut = None if trimap_values is None else declared_trimap_lut(trimap_values)
         self._warned_trimap_values = False
+        self._all_unknown: dict[str, None] = {}  # training trimaps without a known pixel, in order
 
     def __repr__(self) -> str:
         return (
@@ -129,9 +142,11 @@ class MattingDatasetMapper:
     def _read_trimap(self, path: str, image_path: str, image_size: tuple) -> np.ndarray:
         trimap = io.read_trimap(path)
         _check_same_size(image_path, image_size, path, trimap.shape)
-        counts = np.bincount(trimap.ravel(), minlength=256)
-        counts[list(_STORED_TRIMAP_VALUES)] = 0
-        if counts.any() and not self._warned_trimap_values:
+        counts = value_counts(trimap)  # the one pass over the pixels of the checks
+        if self._trimap_lut is not None:
+            trimap = remap_declared_values(trimap, counts, self._trimap_lut, path)
+            counts = np.bincount(self._trimap_lut.clip(0), weights=counts, minlength=256)
+        elif check_trimap_values(counts, path) and not self._warned_trimap_values:
             self._warned_trimap_values = True  # once per mapper (and data-loader worker)
             logger.warning(
                 "trimap %s has values outside {0, 128, 255} (e.g. %s): they are mapped by the "
@@ -139,9 +154,30 @@ class MattingDatasetMapper:
                 "are not reported. Save trimaps as PNG (JPEG compression changes values) or "
                 "remake them with tools/make_trimap_labels.py.",
                 path,
-                np.flatnonzero(counts)[:5].tolist(),
+                [int(v) for v in np.flatnonzero(counts) if v not in (0, 128, 255)][:5],
             )
+        if self.is_train and not has_known_pixel(counts):
+            self._count_all_unknown(path)
         return trimap
+
+    def _count_all_unknown(self, path: str) -> None:
+        """Record a training trimap without a known pixel; warn at counts 1, 2, 4, 8, ..."""
+        if path in self._all_unknown:
+            return
+        self._all_unknown[path] = None
+        count = len(self._all_unknown)
+        if count & (count - 1) == 0:
+            names = list(self._all_unknown)
+            more = f" ... and {count - _MAX_NAMED} more" if count > _MAX_NAMED else ""
+            logger.warning(
+                "%d training trimap(s) of this split have no known pixel (every value is "
+                "unknown): %s%s. They give the known loss nothing to learn from. Remake them "
+                "with smaller erosion kernels (tools/make_trimap_labels.py) or remove them. "
+                "(Warned again when the count doubles; counted per data-loader worker.)",
+                count,
+                ", ".join(names[:_MAX_NAMED]),
+                more,
+            )
 
     def _read_label(self, dataset_dict: dict, kind: str, image_size: tuple) -> np.ndarray:
         path, image_path = _label_path(dataset_dict, kind), dataset_dict["file_name"]

@@ -1,19 +1,26 @@
-"""Multi-process training on machines without a GPU: detectron2's ``launch`` with a gloo path.
+"""Multi-process training: detectron2's ``launch`` with a startup timeout that says who is missing,
+and a gloo path for machines without a GPU.
 
-detectron2 0.6's ``launch`` asserts CUDA when it starts more than one process (it always uses
-NCCL). :func:`launch` hands every CUDA run, and every single-process run, to detectron2's
-``launch`` unchanged; only a multi-process run on a machine without CUDA takes the gloo path
-here, which sets up the same state as detectron2's workers: the default process group, the
+A single-process run goes to detectron2's ``launch`` unchanged. A multi-process run starts its
+processes here (as detectron2 does: one per GPU, spawned; on a machine without CUDA, CPU
+processes over gloo, which detectron2 0.6's ``launch`` refuses). Before the process group is
+made, every process joins a rendezvous at ``dist_url`` that waits at most ``startup_timeout``
+(default 10 minutes, not the 30 minutes of the process group's timeout) and logs, on every
+rank, which ranks (and machines) it is still waiting for. Then each process sets up the state
+detectron2's workers set up: the default process group (NCCL on GPUs, gloo otherwise), the
 machine-local group of ``detectron2.utils.comm`` and a barrier. Everything detectron2 builds on
 that state (``comm`` helpers, per-rank seeding in ``default_setup``, the rank-sharded
-``TrainingSampler``, ``create_ddp_model``, evaluator gathering) then works as on GPUs.
+``TrainingSampler``, ``create_ddp_model``, evaluator gathering) then works as usual.
 """
 
 import logging
 import os
 import socket
+import sys
+import time
 from datetime import timedelta
 from typing import Callable, Optional
+from urllib.parse import urlparse
 
 import torch
 import torch.distributed as dist
@@ -23,20 +30,47 @@ from detectron2.engine import launch as _detectron2_launch
 from detectron2.utils import comm
 from torch import nn
 
-__all__ = ["launch", "create_local_process_group", "create_ddp_model"]
+__all__ = [
+    "DEFAULT_STARTUP_TIMEOUT",
+    "DEFAULT_TIMEOUT",
+    "create_ddp_model",
+    "create_local_process_group",
+    "launch",
+    "rendezvous",
+]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = timedelta(minutes=30)
+"""Timeout of collective operations (detectron2's default)."""
+DEFAULT_STARTUP_TIMEOUT = timedelta(minutes=10)
+"""How long the processes of a run wait for each other to start."""
+WAIT_LOG_PERIOD = 30.0
+"""Seconds between the log lines of a process still waiting for others to start."""
+_PREFIX = "alphafree_matting/rendezvous"
+
+
+def _set_detectron2_local_process_group(group) -> None:
+    """The one access to a private name of detectron2: 0.6 keeps the machine-local group in
+    ``comm._LOCAL_PROCESS_GROUP`` and has no public setter (later versions have
+    ``comm.create_local_process_group``). ``tests/engine/test_distributed.py`` fails if the
+    installed detectron2 has neither."""
+    if not hasattr(comm, "_LOCAL_PROCESS_GROUP"):
+        raise RuntimeError(
+            "this detectron2 has neither comm.create_local_process_group nor "
+            "comm._LOCAL_PROCESS_GROUP: alphafree_matting.engine.distributed needs updating"
+        )
+    if comm._LOCAL_PROCESS_GROUP is not None:
+        raise RuntimeError("detectron2's local process group is already set in this process")
+    comm._LOCAL_PROCESS_GROUP = group
 
 
 def create_local_process_group(num_processes_per_machine: int) -> None:
     """Create the group of the ranks on this machine and register it with detectron2's ``comm``
     (``comm.get_local_rank()`` and ``comm.get_local_size()`` need it).
 
-    detectron2 after 0.6 has ``comm.create_local_process_group``; 0.6 sets
-    ``comm._LOCAL_PROCESS_GROUP`` inside its launch worker. Every process must call this
-    together (it creates groups collectively), after ``init_process_group``.
+    Uses ``comm.create_local_process_group`` where detectron2 has it (after 0.6). Every process
+    must call this together (it creates groups collectively), after ``init_process_group``.
 
     Args:
         num_processes_per_machine: processes on each machine (ranks are numbered machine by
@@ -51,14 +85,12 @@ def create_local_process_group(num_processes_per_machine: int) -> None:
             f"world size {world_size} is not a multiple of {num_processes_per_machine} "
             "processes per machine"
         )
-    if comm._LOCAL_PROCESS_GROUP is not None:
-        raise RuntimeError("detectron2's local process group is already set in this process")
     machine_rank = rank // num_processes_per_machine
     for machine in range(world_size // num_processes_per_machine):
         first = machine * num_processes_per_machine
         group = dist.new_group(list(range(first, first + num_processes_per_machine)))
         if machine == machine_rank:
-            comm._LOCAL_PROCESS_GROUP = group
+            _set_detectron2_local_process_group(group)
 
 
 def _free_local_port() -> int:
@@ -68,7 +100,152 @@ def _free_local_port() -> int:
         return probe.getsockname()[1]
 
 
-def _gloo_worker(
+def _ranks_text(ranks: list[int], processes_per_machine: int) -> str:
+    machines = sorted({rank // processes_per_machine for rank in ranks})
+    shown = ", ".join(str(rank) for rank in ranks[:16]) + (" ..." if len(ranks) > 16 else "")
+    where = ", ".join(str(machine) for machine in machines[:16])
+    return f"rank(s) {shown} (machine(s) {where})"
+
+
+def _store_address(dist_url: str) -> tuple[str, int]:
+    url = urlparse(dist_url)
+    if url.scheme == "tcp" and url.hostname and url.port:
+        return url.hostname, url.port
+    if url.scheme == "env":
+        return os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
+    raise ValueError(
+        f"dist_url {dist_url!r}: use tcp://HOST:PORT (the address of machine 0), env:// "
+        "(MASTER_ADDR, MASTER_PORT) or file:///PATH (a file on a shared file system)"
+    )
+
+
+def _connect(dist_url: str, rank: int, world_size: int, deadline: float) -> dist.Store:
+    """The store of the run: a TCP store served by rank 0, or a file store."""
+    remaining = timedelta(seconds=max(1.0, deadline - time.monotonic()))
+    url = urlparse(dist_url)
+    if url.scheme == "file":
+        store = dist.FileStore(url.path, world_size)
+        store.set_timeout(remaining)
+        return store
+    host, port = _store_address(dist_url)
+    if rank != 0:
+        _wait_for_port(host, port, deadline, rank, dist_url)
+        remaining = timedelta(seconds=max(1.0, deadline - time.monotonic()))
+    return dist.TCPStore(
+        host, port, world_size, rank == 0, timeout=remaining, wait_for_workers=False
+    )
+
+
+def _wait_for_port(host: str, port: int, deadline: float, rank: int, url: str) -> None:
+    """Wait until rank 0's store accepts connections, logging while it does not."""
+    logged, next_log = False, time.monotonic()
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=2.0):
+                return
+        except OSError:
+            pass
+        now = time.monotonic()
+        if now >= deadline:
+            raise TimeoutError(
+                f"rank {rank}: rank 0 (machine 0) did not start within the startup timeout: "
+                f"nothing listens at {url}. Start machine 0 (--machine-rank 0), check --dist-url "
+                "on every machine, or raise --startup-timeout."
+            )
+        if now >= next_log:
+            (logger.warning if logged else logger.info)(
+                "rank %d: waiting for rank 0 (machine 0) at %s (%.0f s left)",
+                rank,
+                url,
+                deadline - now,
+            )
+            logged, next_log = True, now + WAIT_LOG_PERIOD
+        time.sleep(0.5)
+
+
+def rendezvous(
+    dist_url: str,
+    rank: int,
+    world_size: int,
+    processes_per_machine: int,
+    startup_timeout: timedelta = DEFAULT_STARTUP_TIMEOUT,
+) -> dist.Store:
+    """Meet every process of the run at ``dist_url`` (rank 0 serves a TCP store there).
+
+    Each rank logs which ranks and machines it is waiting for when it joins, and again every
+    :data:`WAIT_LOG_PERIOD` seconds while some are missing.
+
+    Returns:
+        the store, for ``init_process_group(store=...)``.
+
+    Raises:
+        TimeoutError: some ranks did not join within ``startup_timeout``; names them.
+    """
+    deadline = time.monotonic() + startup_timeout.total_seconds()
+    store = _connect(dist_url, rank, world_size, deadline)
+    store.set(f"{_PREFIX}/rank{rank}", socket.gethostname())
+    store.add(f"{_PREFIX}/joined", 1)
+    logged, waiting, next_log = False, "the other ranks", time.monotonic()
+    while True:
+        now = time.monotonic()
+        try:
+            if store.add(f"{_PREFIX}/joined", 0) >= world_size:
+                return store
+            due = now >= next_log or now >= deadline
+            missing = _missing_ranks(store, world_size) if due else None
+        except RuntimeError as error:  # rank 0's store is gone: rank 0 stopped
+            raise TimeoutError(
+                f"rank {rank}: rank 0 closed the rendezvous at {dist_url} while waiting for "
+                f"{waiting} (it stopped, e.g. at its startup timeout; see its log). ({error})"
+            ) from None
+        if missing is not None:
+            waiting = _ranks_text(missing, processes_per_machine)
+            if now >= deadline:
+                raise TimeoutError(
+                    f"rank {rank}: {waiting} did not start within the startup timeout "
+                    f"({startup_timeout.total_seconds():.0f} s). Start them (the same command "
+                    "with their --machine-rank), check --num-machines and --dist-url on every "
+                    "machine, or raise --startup-timeout."
+                )
+            (logger.warning if logged else logger.info)(
+                "rank %d of %d: waiting for %s to start (rendezvous %s, %.0f s left)",
+                rank,
+                world_size,
+                waiting,
+                dist_url,
+                deadline - now,
+            )
+            logged, next_log = True, now + WAIT_LOG_PERIOD
+        time.sleep(0.1)
+
+
+def _missing_ranks(store: dist.Store, world_size: int) -> list[int]:
+    return [rank for rank in range(world_size) if not store.check([f"{_PREFIX}/rank{rank}"])]
+
+
+class _StderrLogging:
+    """Log this module's records to stderr while nothing else handles them (in a new process,
+    before the training script sets up logging)."""
+
+    def __enter__(self):
+        self.handler = None
+        if not logger.hasHandlers():
+            self.handler = logging.StreamHandler(sys.stderr)
+            self.handler.setFormatter(
+                logging.Formatter("[%(asctime)s %(name)s]: %(message)s", "%m/%d %H:%M:%S")
+            )
+            logger.addHandler(self.handler)
+            self.level = logger.level
+            logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.handler is not None:
+            logger.removeHandler(self.handler)
+            logger.setLevel(self.level)
+
+
+def _worker(
     local_rank: int,
     main_func: Callable,
     world_size: int,
@@ -77,23 +254,30 @@ def _gloo_worker(
     dist_url: str,
     args: tuple,
     timeout: timedelta,
+    startup_timeout: timedelta,
     forked: bool,
 ) -> None:
     rank = machine_rank * num_processes_per_machine + local_rank
-    if forked:
+    use_cuda = torch.cuda.is_available()
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+    elif forked:
         # OpenMP thread pools do not survive fork: a forked process runs its ops single-threaded
         # (as detectron2's forked data-loader workers do).
         torch.set_num_threads(1)
     elif "OMP_NUM_THREADS" not in os.environ:
         # The processes share the machine's cores; oversubscribing them slows every one down.
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // num_processes_per_machine))
-    try:
-        dist.init_process_group(
-            backend="gloo", init_method=dist_url, world_size=world_size, rank=rank, timeout=timeout
-        )
-    except Exception:
-        logger.error("Process group URL: %s", dist_url)
-        raise
+    with _StderrLogging():
+        store = rendezvous(dist_url, rank, world_size, num_processes_per_machine, startup_timeout)
+    store.set_timeout(timeout)
+    dist.init_process_group(
+        backend="nccl" if use_cuda else "gloo",
+        store=store,
+        world_size=world_size,
+        rank=rank,
+        timeout=timeout,
+    )
     create_local_process_group(num_processes_per_machine)
     comm.synchronize()
     main_func(*args)
@@ -109,8 +293,9 @@ def launch(
     args: tuple = (),
     timeout: timedelta = DEFAULT_TIMEOUT,
     start_method: str = "spawn",
+    startup_timeout: timedelta = DEFAULT_STARTUP_TIMEOUT,
 ) -> None:
-    """detectron2's ``launch``, also for several CPU processes (gloo) when CUDA is absent.
+    """detectron2's ``launch``, with a startup timeout, and for CPU processes (gloo) too.
 
     Same arguments as ``detectron2.engine.launch``; without CUDA, ``num_gpus_per_machine`` is
     the number of CPU processes per machine (``--num-gpus`` of the training script). Each CPU
@@ -120,25 +305,19 @@ def launch(
         main_func: called as ``main_func(*args)`` in every process.
         num_gpus_per_machine: processes per machine.
         num_machines, machine_rank: the machines of the job and this one's index.
-        dist_url: rendezvous URL, e.g. ``tcp://127.0.0.1:50152``; ``"auto"`` picks a free local
-            port (single machine only).
+        dist_url: rendezvous URL, e.g. ``tcp://127.0.0.1:50152`` (machine 0's address);
+            ``"auto"`` picks a free local port (single machine only).
         args: arguments of ``main_func``.
         timeout: timeout of collective operations.
         start_method: how CPU processes start: ``"spawn"`` (as detectron2 starts GPU processes)
             or ``"fork"`` (POSIX; no new interpreter start-up, as the processes inherit the
             imported modules; each then runs single-threaded). GPU runs always spawn.
+        startup_timeout: how long the processes wait for each other to start; while they wait,
+            every rank logs which ranks (machines) are missing.
     """
     world_size = num_machines * num_gpus_per_machine
-    if world_size == 1 or torch.cuda.is_available():
-        _detectron2_launch(
-            main_func,
-            num_gpus_per_machine,
-            num_machines=num_machines,
-            machine_rank=machine_rank,
-            dist_url=dist_url,
-            args=args,
-            timeout=timeout,
-        )
+    if world_size == 1:
+        _detectron2_launch(main_func, 1, args=args, timeout=timeout)
         return
     if dist_url is None:
         raise ValueError("launch: several processes need a dist_url (e.g. 'auto')")
@@ -146,9 +325,19 @@ def launch(
         if num_machines != 1:
             raise ValueError("launch: dist_url='auto' works on a single machine only")
         dist_url = f"tcp://127.0.0.1:{_free_local_port()}"
-    logger.info("No CUDA: %d CPU processes per machine, gloo backend", num_gpus_per_machine)
+    if urlparse(dist_url).scheme != "file":
+        _store_address(dist_url)  # a URL the processes cannot meet at: fail before starting them
+    if torch.cuda.is_available():
+        if num_gpus_per_machine > torch.cuda.device_count():
+            raise ValueError(
+                f"launch: {num_gpus_per_machine} processes per machine but this machine has "
+                f"{torch.cuda.device_count()} GPU(s)"
+            )
+        start_method = "spawn"  # CUDA does not survive fork
+    else:
+        logger.info("No CUDA: %d CPU processes per machine, gloo backend", num_gpus_per_machine)
     mp.start_processes(
-        _gloo_worker,
+        _worker,
         nprocs=num_gpus_per_machine,
         args=(
             main_func,
@@ -158,6 +347,7 @@ def launch(
             dist_url,
             args,
             timeout,
+            startup_timeout,
             start_method == "fork",
         ),
         daemon=False,

@@ -2,6 +2,7 @@
 the last-checkpoint tag intact, and resuming ignores the partial file."""
 
 import io
+import logging
 import multiprocessing
 import os
 import signal
@@ -10,7 +11,12 @@ import pytest
 import torch
 from torch import nn
 
-from alphafree_matting.checkpoint import AtomicCheckpointer, atomic_write
+from alphafree_matting.checkpoint import (
+    AtomicCheckpointer,
+    DamagedCheckpointError,
+    PruningPeriodicCheckpointer,
+    atomic_write,
+)
 
 needs_fork = pytest.mark.skipif(
     "fork" not in multiprocessing.get_all_start_methods() or not hasattr(signal, "SIGKILL"),
@@ -87,8 +93,7 @@ def test_kill_during_save_keeps_the_previous_checkpoint_and_tag(tmp_path, stage)
     if stage == "checkpoint":
         # The half-written file never got the checkpoint's name.
         assert not (tmp_path / "model_0000019.pth").exists()
-        partial = tmp_path / "model_0000019.pth.tmp"
-        assert partial.is_file()
+        (partial,) = tmp_path.glob("model_0000019.pth.*.tmp")  # the killed writer's own name
         with pytest.raises((OSError, RuntimeError, EOFError)):  # it is truncated
             torch.load(partial, weights_only=False)
     else:
@@ -96,7 +101,8 @@ def test_kill_during_save_keeps_the_previous_checkpoint_and_tag(tmp_path, stage)
         # older complete checkpoint.
         complete = torch.load(tmp_path / "model_0000019.pth", weights_only=False)
         assert complete["iteration"] == 19
-        assert (tmp_path / "last_checkpoint.tmp").read_text() == "model_0000019.pth"
+        (tag,) = tmp_path.glob("last_checkpoint.*.tmp")
+        assert tag.read_text() == "model_0000019.pth"
 
     model, extra = resume(tmp_path)
     assert extra["iteration"] == 9
@@ -114,7 +120,7 @@ def test_save_after_a_killed_save_replaces_the_stale_temporary_file(tmp_path):
         "model_0000009.pth"
     ]
     checkpointer.save("model_0000019", iteration=19)
-    assert not (tmp_path / "model_0000019.pth.tmp").exists()
+    assert not list(tmp_path.glob("*.tmp"))  # the dead writer's partial file is removed
     assert (tmp_path / "last_checkpoint").read_text() == "model_0000019.pth"
     _, extra = resume(tmp_path)
     assert extra["iteration"] == 19
@@ -161,3 +167,92 @@ def test_checkpoints_carry_optimizer_and_trainer_state_for_resume(tmp_path):
     assert torch.equal(restored.weight, model.weight)
     momentum = restored_optimizer.state[restored.weight]["momentum_buffer"]
     assert torch.equal(momentum, optimizer.state[model.weight]["momentum_buffer"])
+
+
+def test_two_writers_of_one_file_never_share_a_temporary_file(tmp_path):
+    target = str(tmp_path / "model_0000009.pth")
+    with atomic_write(target, "w") as first:
+        first.write("first run")
+        with atomic_write(target, "w") as second:  # another run saving the same name meanwhile
+            second.write("second run")
+        assert open(target).read() == "second run"
+    assert open(target).read() == "first run"
+    assert [p.name for p in tmp_path.iterdir()] == ["model_0000009.pth"]
+
+
+def save_checkpoints(save_dir, iterations) -> nn.Linear:
+    model = initial_linear()
+    checkpointer = AtomicCheckpointer(model, str(save_dir))
+    for iteration in iterations:
+        with torch.no_grad():
+            model.bias.fill_(iteration)
+        checkpointer.save(f"model_{iteration:07d}", iteration=iteration)
+        os.utime(save_dir / f"model_{iteration:07d}.pth", (iteration, iteration))  # in order
+    return model
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "missing"])
+def test_resume_falls_back_to_the_newest_intact_checkpoint_naming_both(tmp_path, caplog, damage):
+    save_checkpoints(tmp_path, [9, 19, 29])
+    last = tmp_path / "model_0000029.pth"
+    if damage == "missing":
+        last.unlink()
+    else:
+        last.write_bytes(
+            last.read_bytes()[: last.stat().st_size // 2 if damage == "truncated" else 0]
+        )
+    with caplog.at_level(logging.WARNING, logger="alphafree_matting.checkpoint.checkpointer"):
+        model, extra = resume(tmp_path)
+    assert extra["iteration"] == 19 and (model.bias == 19).all()
+    assert "model_0000029.pth" in caplog.text and "resuming from" in caplog.text
+    assert "model_0000019.pth, the newest intact checkpoint" in caplog.text
+
+
+def test_resume_without_any_intact_checkpoint_names_the_files_and_the_choice(tmp_path):
+    save_checkpoints(tmp_path, [9, 19])
+    for path in tmp_path.glob("*.pth"):
+        path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(DamagedCheckpointError) as error:
+        resume(tmp_path)
+    message = str(error.value)
+    assert "model_0000019.pth" in message and "model_0000009.pth" in message
+    assert "without --resume" in message and "init_checkpoint" in message
+
+
+class _Trainer:
+    def __init__(self, start_iter: int, max_iter: int):
+        self.start_iter, self.max_iter = start_iter, max_iter
+
+
+def periodic_names(save_dir) -> list[str]:
+    return sorted(p.name for p in save_dir.glob("model_*.pth"))
+
+
+def test_max_to_keep_counts_the_checkpoints_from_before_a_resume(tmp_path):
+    save_checkpoints(tmp_path, [9, 19, 29, 39])  # an earlier run (max_to_keep was larger)
+    # A checkpoint of a later iteration than the resumed one (it will be overwritten) is not
+    # counted, nor is model_final.
+    save_checkpoints(tmp_path, [49])
+    (tmp_path / "model_final.pth").write_bytes(b"final")
+    checkpointer = AtomicCheckpointer(initial_linear(), str(tmp_path))
+    hook = PruningPeriodicCheckpointer(checkpointer, period=10, max_to_keep=2)
+    hook.trainer = _Trainer(start_iter=40, max_iter=100)
+    hook.before_train()
+    hook.step(49)
+    assert periodic_names(tmp_path) == ["model_0000039.pth", "model_0000049.pth", "model_final.pth"]
+    hook.step(59)
+    assert periodic_names(tmp_path) == ["model_0000049.pth", "model_0000059.pth", "model_final.pth"]
+
+
+def test_a_run_from_iteration_0_does_not_prune_older_files(tmp_path):
+    save_checkpoints(tmp_path, [9, 19, 29])
+    checkpointer = AtomicCheckpointer(initial_linear(), str(tmp_path))
+    hook = PruningPeriodicCheckpointer(checkpointer, period=10, max_to_keep=1)
+    hook.trainer = _Trainer(start_iter=0, max_iter=100)
+    hook.before_train()
+    hook.step(9)  # overwrites model_0000009 and keeps it: the earlier run's files stay
+    assert periodic_names(tmp_path) == [
+        "model_0000009.pth",
+        "model_0000019.pth",
+        "model_0000029.pth",
+    ]

@@ -5,14 +5,16 @@ import logging
 import cv2
 import numpy as np
 import pytest
-from detectron2.data import build_detection_train_loader
+from detectron2.data import DatasetCatalog, MetadataCatalog, build_detection_train_loader
 
+from alphafree_matting.conventions import trimap_to_target
 from alphafree_matting.data import (
     MattingDataError,
     MattingDatasetMapper,
     UnknownCenteredCrop,
     UpscaleSmall,
     load_matting_folder,
+    register_matting_folder,
 )
 from alphafree_matting.data.io import read_alpha, read_image, read_mask, read_trimap
 
@@ -106,6 +108,22 @@ def test_verify_lists_every_unreadable_file_and_size_mismatch_at_listing_time(tm
     assert "2 problem(s)" in message and "a.jpg" in message and "c.png is (10, 10)" in message
 
 
+def test_verify_catches_a_truncated_jpeg_at_listing_time(tmp_path, factory):
+    _split(tmp_path, factory)
+    image = tmp_path / "image" / "b.jpg"
+    image.write_bytes(image.read_bytes()[:-200])  # a half-finished download
+    name = f"test_truncated_{tmp_path.name}"
+    register_matting_folder(name, str(tmp_path), labels=("trimap",), verify=True)
+    try:
+        with pytest.raises(MattingDataError, match=r"(?s)1 problem.*b\.jpg: it is truncated"):
+            DatasetCatalog.get(name)
+    finally:
+        DatasetCatalog.remove(name)
+        MetadataCatalog.remove(name)
+    with pytest.raises(MattingDataError, match=r"b\.jpg: it is truncated"):  # and in training
+        MattingDatasetMapper(True)(_record(tmp_path, "b"))
+
+
 # --- mapping time ------------------------------------------------------------------------------
 @pytest.mark.parametrize("is_train", [True, False])
 def test_corrupt_image_raises_a_data_error_naming_it(tmp_path, factory, is_train):
@@ -156,7 +174,11 @@ def test_trimap_values_outside_the_three_levels_are_mapped_and_warned_once(
     tmp_path, factory, caplog
 ):
     _split(tmp_path, factory)
-    noisy = np.tile(np.array([3, 90, 130, 169, 170, 250], np.uint8), (24, 6))[:, :32]
+    # Exact levels but for one row in 24 (4 % of the pixels, within the noise tolerance) of
+    # values at the rule's boundaries.
+    levels = np.tile(np.array([0, 128, 255, 255, 128, 0], np.uint8), (24, 6))[:, :32]
+    noisy = levels.copy()
+    noisy[0] = np.tile(np.array([3, 90, 130, 169, 170, 250], np.uint8), 6)[:32]
     for stem in ("a", "b"):
         cv2.imwrite(str(tmp_path / "trimap" / f"{stem}.png"), noisy)
     mapper = MattingDatasetMapper(True)
@@ -164,8 +186,85 @@ def test_trimap_values_outside_the_three_levels_are_mapped_and_warned_once(
         sample = mapper(_record(tmp_path, "a"))
         mapper(_record(tmp_path, "b"))
     assert caplog.text.count("values outside {0, 128, 255}") == 1 and "a.png" in caplog.text
-    expected = np.tile(np.array([0, 0.5, 0.5, 0.5, 1, 1], np.float32), (24, 6))[:, :32]
+    expected = np.tile(np.array([0, 0.5, 1, 1, 0.5, 0], np.float32), (24, 6))[:, :32]
+    expected[0] = np.tile(np.array([0, 0.5, 0.5, 0.5, 1, 1], np.float32), 6)[:32]
     np.testing.assert_array_equal(sample["trimap"][0].numpy(), expected)
+
+
+@pytest.mark.parametrize("quality", [30, 75, 95])
+def test_jpeg_trimap_noise_is_mapped_by_the_rule(tmp_path, factory, quality):
+    _split(tmp_path, factory, stems=("a",), size=(48, 64))
+    trimap = read_trimap(str(tmp_path / "trimap" / "a.png"))
+    (tmp_path / "trimap" / "a.png").unlink()
+    jpeg = tmp_path / "trimap" / "a.jpg"
+    cv2.imwrite(str(jpeg), trimap, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    record = dict(_record(tmp_path), trimap_file_name=str(jpeg))
+    sample = MattingDatasetMapper(True)(record)
+    expected = trimap_to_target(cv2.imread(str(jpeg), cv2.IMREAD_UNCHANGED))
+    np.testing.assert_array_equal(sample["trimap"][0].numpy(), expected)
+
+
+def test_trimap_with_127_for_unknown_reads_as_unknown(tmp_path, factory):
+    _split(tmp_path, factory, stems=("a",))
+    trimap = read_trimap(str(tmp_path / "trimap" / "a.png"))
+    cv2.imwrite(str(tmp_path / "trimap" / "a.png"), np.where(trimap == 128, 127, trimap))
+    sample = MattingDatasetMapper(True)(_record(tmp_path))
+    np.testing.assert_array_equal(sample["trimap"][0].numpy(), trimap_to_target(trimap))
+
+
+def test_trimap_values_far_from_the_three_levels_are_an_error_naming_the_file(tmp_path, factory):
+    _split(tmp_path, factory, stems=("a",))
+    alpha = np.round(factory.alpha(24, 32) * 255).astype(np.uint8)  # an alpha given as trimap
+    cv2.imwrite(str(tmp_path / "trimap" / "a.png"), alpha)
+    with pytest.raises(MattingDataError, match=r"trimap .*a\.png: .* far from 0 / 128 / 255"):
+        MattingDatasetMapper(True)(_record(tmp_path))
+
+
+@pytest.mark.parametrize("stored", [(0, 1, 2), (0, 1)])
+def test_trimap_of_class_indices_is_an_error_that_says_so(tmp_path, factory, stored):
+    _split(tmp_path, factory, stems=("a",))
+    classes = np.resize(np.array(stored, np.uint8), (24, 32))
+    cv2.imwrite(str(tmp_path / "trimap" / "a.png"), classes)
+    expected = r"trimap .*a\.png holds only the values .* looks like class indices.* trimap_values="
+    with pytest.raises(MattingDataError, match=expected):
+        MattingDatasetMapper(True)(_record(tmp_path))
+
+
+def test_declared_trimap_values_map_class_indices_and_reject_other_values(tmp_path, factory):
+    _split(tmp_path, factory, stems=("a",))
+    trimap = read_trimap(str(tmp_path / "trimap" / "a.png"))
+    classes = np.select([trimap == 0, trimap == 128], [0, 1], 2).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "trimap" / "a.png"), classes)
+    sample = MattingDatasetMapper(True, trimap_values=(0, 1, 2))(_record(tmp_path))
+    np.testing.assert_array_equal(sample["trimap"][0].numpy(), trimap_to_target(trimap))
+    classes[0, 0] = 7
+    cv2.imwrite(str(tmp_path / "trimap" / "a.png"), classes)
+    with pytest.raises(MattingDataError, match=r"a\.png has values \[7\] besides .*\(0, 1, 2\)"):
+        MattingDatasetMapper(True, trimap_values=(0, 1, 2))(_record(tmp_path))
+    with pytest.raises(ValueError, match="three different stored values"):
+        MattingDatasetMapper(True, trimap_values=(0, 1))
+
+
+def test_all_unknown_training_trimaps_are_counted_and_named(tmp_path, factory, caplog):
+    stems = ("a", "b", "c", "d", "e")
+    _split(tmp_path, factory, stems=stems)
+    for stem in stems[1:]:
+        cv2.imwrite(str(tmp_path / "trimap" / f"{stem}.png"), np.full((24, 32), 128, np.uint8))
+    mapper = MattingDatasetMapper(True)
+    with caplog.at_level(logging.WARNING, logger="alphafree_matting.data.mapper"):
+        for _ in range(3):  # three epochs: each file is counted once
+            for stem in stems:
+                mapper(_record(tmp_path, stem))
+    warnings = [r.getMessage() for r in caplog.records if "no known pixel" in r.getMessage()]
+    # Warned at counts 1, 2 and 4, each time with every file so far.
+    assert [w.split(" ")[0] for w in warnings] == ["1", "2", "4"]
+    assert all(f"{stem}.png" in warnings[-1] for stem in stems[1:])
+    assert "a.png" not in caplog.text
+    test_mapper = MattingDatasetMapper(False, trimap_input=True)  # an input, not a label
+    with caplog.at_level(logging.WARNING, logger="alphafree_matting.data.mapper"):
+        caplog.clear()
+        test_mapper(_record(tmp_path, "b"))
+    assert "no known pixel" not in caplog.text
 
 
 def test_dataset_dict_without_the_needed_label_names_the_key_and_what_it_has(tmp_path, factory):

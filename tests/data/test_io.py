@@ -7,6 +7,7 @@ from PIL import Image
 
 from alphafree_matting.data.io import (
     MattingDataError,
+    check_complete,
     read_alpha,
     read_image,
     read_image_size,
@@ -49,3 +50,48 @@ def test_header_of_a_non_image_is_a_data_error(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"nope")
     with pytest.raises(MattingDataError, match="cannot read the header of .*bad.png"):
         read_image_size(str(tmp_path / "bad.png"))
+
+
+def _photo(height: int = 60, width: int = 80) -> np.ndarray:
+    rows, cols = np.mgrid[0:height, 0:width]
+    return np.dstack([rows * 4 % 256, cols * 3 % 256, (rows + cols) % 256]).astype(np.uint8)
+
+
+@pytest.mark.parametrize("fraction", [0.3, 0.6, 0.95])
+@pytest.mark.parametrize("extension", [".jpg", ".png"])
+def test_truncated_jpeg_or_png_is_a_data_error_naming_the_file(tmp_path, extension, fraction):
+    full = tmp_path / f"full{extension}"
+    cv2.imwrite(str(full), _photo())
+    data = full.read_bytes()
+    partial = tmp_path / f"half_downloaded{extension}"
+    partial.write_bytes(data[: int(len(data) * fraction)])
+    with pytest.raises(MattingDataError, match=r"half_downloaded\..* is truncated.*Re-download"):
+        read_image(str(partial))
+    with pytest.raises(MattingDataError, match=r"trimap file .*half_downloaded.* truncated"):
+        check_complete(str(partial), "trimap")
+
+
+def test_complete_jpegs_pass_the_truncation_check(tmp_path):
+    photo = _photo()
+    Image.fromarray(photo).save(tmp_path / "progressive.jpg", progressive=True, quality=80)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(photo).save(tmp_path / "exif.jpg", exif=exif)
+    cv2.imwrite(str(tmp_path / "baseline.jpg"), photo)
+    # Bytes after the end-of-image marker (some cameras append data) are not a truncation.
+    data = (tmp_path / "baseline.jpg").read_bytes()
+    (tmp_path / "trailer.jpg").write_bytes(data + b"\x00\xff\xda trailing camera data")
+    for name in ("progressive.jpg", "exif.jpg", "baseline.jpg", "trailer.jpg"):
+        check_complete(str(tmp_path / name))
+        assert read_image(str(tmp_path / name)).shape[2] == 3
+
+
+def test_unicode_file_names_are_read(tmp_path):
+    path = tmp_path / "Katze_äöü_猫.png"
+    write_png(str(path), _photo())
+    np.testing.assert_array_equal(read_image(str(path)), _photo())
+
+
+def test_16_bit_trimap_holding_8_bit_values_keeps_them(tmp_path):
+    cv2.imwrite(str(tmp_path / "t16.png"), np.array([[0, 128, 255]], np.uint16))
+    np.testing.assert_array_equal(read_trimap(str(tmp_path / "t16.png")), [[0, 128, 255]])

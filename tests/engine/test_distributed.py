@@ -12,9 +12,14 @@ Per-rank seeding (``default_setup``) and the rank-sharded ``TrainingSampler`` co
 import argparse
 import itertools
 import json
+import logging
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -28,7 +33,14 @@ from tiny_training import TINY_DEPTH, tiny_vitmatte, training_batch
 from torch import nn
 
 from alphafree_matting.data.toy_dataset import make_toy_dataset
-from alphafree_matting.engine import build_trainer, create_ddp_model, get_param_groups, launch
+from alphafree_matting.engine import (
+    build_trainer,
+    create_ddp_model,
+    create_local_process_group,
+    get_param_groups,
+    launch,
+)
+from alphafree_matting.engine.distributed import _set_detectron2_local_process_group, rendezvous
 
 pytestmark = pytest.mark.skipif(
     torch.cuda.is_available(), reason="checks the CPU (gloo) path; with CUDA, launch uses NCCL"
@@ -217,7 +229,11 @@ def test_launch_of_one_process_calls_main_in_this_process():
 
 @pytest.mark.parametrize(
     "options, message",
-    [({}, "need a dist_url"), ({"num_machines": 2, "dist_url": "auto"}, "single machine")],
+    [
+        ({}, "need a dist_url"),
+        ({"num_machines": 2, "dist_url": "auto"}, "single machine"),
+        ({"dist_url": "udp://127.0.0.1:1234"}, "use tcp://HOST:PORT"),
+    ],
 )
 def test_launch_of_cpu_processes_checks_the_rendezvous_before_starting(options, message):
     with pytest.raises(ValueError, match=message):
@@ -267,3 +283,82 @@ def test_training_script_trains_with_two_cpu_processes(tmp_path):
     records = [json.loads(line) for line in (output / "metrics.json").read_text().splitlines()]
     assert sorted(r["iteration"] for r in records if "total_loss" in r) == [0, 1, 2, 3]
     assert any("matting/SAD" in r for r in records)  # evaluation gathered from both processes
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_rendezvous_logs_the_missing_ranks_on_every_rank_and_times_out_naming_them(caplog):
+    """Machine 0 (ranks 0, 1) starts, machine 1 (ranks 2, 3) never does."""
+    url = f"tcp://127.0.0.1:{free_port()}"
+    errors = {}
+
+    def join(rank):
+        try:
+            rendezvous(url, rank, 4, 2, startup_timeout=timedelta(seconds=2))
+        except TimeoutError as error:
+            errors[rank] = str(error)
+
+    with caplog.at_level(logging.INFO, logger="alphafree_matting.engine.distributed"):
+        ranks = [threading.Thread(target=join, args=(rank,)) for rank in (0, 1)]
+        for thread in ranks:
+            thread.start()
+        for thread in ranks:
+            thread.join()
+    assert sorted(errors) == [0, 1]
+    assert "rank 0: rank(s) 2, 3 (machine(s) 1) did not start" in errors[0]
+    # Rank 1 times out too, or first sees rank 0 stop: either way it names the missing ranks.
+    assert errors[1].startswith("rank 1: ") and "rank(s) 2, 3 (machine(s) 1)" in errors[1]
+    waiting = [
+        r.getMessage() for r in caplog.records if " of 4: waiting for rank(s) " in r.getMessage()
+    ]
+    for rank in (0, 1):  # rank 1 may not have joined yet when rank 0 logs first
+        (line,) = [message for message in waiting if message.startswith(f"rank {rank} of 4")]
+        assert "2, 3 (machine(s) " in line and "1) to start" in line
+
+
+def test_rendezvous_without_rank_0_says_so():
+    url = f"tcp://127.0.0.1:{free_port()}"
+    with pytest.raises(TimeoutError, match=rf"rank 0 \(machine 0\) did not start.*{url}"):
+        rendezvous(url, 1, 2, 1, startup_timeout=timedelta(seconds=1))
+
+
+def test_launch_stops_at_the_startup_timeout_when_a_machine_never_starts():
+    calls = []
+    start = time.monotonic()
+    with pytest.raises(Exception, match=r"rank\(s\) 1 \(machine\(s\) 1\) did not start"):
+        launch(
+            calls.append,
+            1,
+            num_machines=2,
+            machine_rank=0,
+            dist_url=f"tcp://127.0.0.1:{free_port()}",
+            args=("main",),
+            start_method="fork",
+            startup_timeout=timedelta(seconds=2),
+        )
+    assert time.monotonic() - start < 60 and not calls
+
+
+def test_detectron2_offers_the_local_group_hook_the_plugin_uses(monkeypatch):
+    """Fails loudly if detectron2 changes the one private name the plugin writes."""
+    if hasattr(comm, "create_local_process_group"):  # detectron2 after 0.6: the public API
+        created = []
+        monkeypatch.setattr(comm, "create_local_process_group", created.append)
+        create_local_process_group(4)
+        assert created == [4]
+        return
+    assert hasattr(comm, "_LOCAL_PROCESS_GROUP"), "detectron2 0.6's comm._LOCAL_PROCESS_GROUP"
+    group = object()
+    monkeypatch.setattr(comm, "_LOCAL_PROCESS_GROUP", None)
+    _set_detectron2_local_process_group(group)
+    # detectron2's own helpers read it: get_local_size() asks torch for the group's size.
+    asked = []
+    monkeypatch.setattr(comm.dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(comm.dist, "get_world_size", lambda group=None: asked.append(group) or 3)
+    assert comm.get_local_size() == 3 and asked == [group]
+    with pytest.raises(RuntimeError, match="already set"):
+        _set_detectron2_local_process_group(object())

@@ -250,3 +250,57 @@ def test_inputs_from_folders_files_and_globs_get_unique_output_names(predict_too
     assert len(set(output)) == len(output)
     assert predict_tool.output_names(files[2:4]) == ["b", "c"]
     assert predict_tool.output_names(files[:2]) == ["a.jpg", "a.png"]
+
+
+def test_output_under_a_regular_file_stops_before_the_first_image(
+    predict_tool, tiny_run, tmp_path, factory, capsys
+):
+    config_path, checkpoint = tiny_run
+    cv2.imwrite(str(tmp_path / "good.png"), factory.image(factory.alpha(32, 32)))
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    output = tmp_path / "notes.txt" / "predictions"
+    with pytest.raises(SystemExit) as stop:
+        predict_tool.main(
+            [
+                "--config-file",
+                str(config_path),
+                "--checkpoint",
+                str(checkpoint),
+                "--device",
+                "cpu",
+                "--input",
+                str(tmp_path / "good.png"),
+                "--output",
+                str(output),
+            ]
+        )
+    assert stop.value.code == 2
+    errors = capsys.readouterr().err
+    assert f"--output {output}: {tmp_path / 'notes.txt'} is a file, not a folder" in errors
+    assert "FAILED" not in errors  # no image was tried
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 1), (1, 2)])
+def test_tiny_images_are_predicted(predict_tool, tiny_run, tmp_path, size):
+    config_path, checkpoint = tiny_run
+    cv2.imwrite(str(tmp_path / "tiny.png"), np.full((*size, 3), (40, 160, 220), np.uint8))
+    code = predict_tool.main(
+        [
+            "--config-file",
+            str(config_path),
+            "--checkpoint",
+            str(checkpoint),
+            "--device",
+            "cpu",
+            "--input",
+            str(tmp_path / "tiny.png"),
+            "--output",
+            str(tmp_path / "out"),
+            "--background",
+            "white",
+        ]
+    )
+    assert code == 0
+    assert read_unchanged(tmp_path / "out" / "alpha" / "tiny.png").shape == size
+    assert read_unchanged(tmp_path / "out" / "cutout" / "tiny.png").shape == (*size, 4)
+    assert read_unchanged(tmp_path / "out" / "composite" / "tiny.png").shape == (*size, 3)
