@@ -25,6 +25,9 @@ from timm.layers import DropPath, Mlp, trunc_normal_
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from .attention import attention_chunks, chunked_attention, rel_pos_bias
+from .tiling import TileBudget
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["ViT", "ChannelLayerNorm", "window_partition", "window_unpartition", "get_abs_pos"]
@@ -133,11 +136,7 @@ def decomposed_rel_pos_bias(
     table_h = relative_position_table(q_h, k_h, rel_pos_h).to(query.dtype)  # (q_h, k_h, C)
     table_w = relative_position_table(q_w, k_w, rel_pos_w).to(query.dtype)  # (q_w, k_w, C)
     batch, _, channels = query.shape
-    query_grid = query.reshape(batch, q_h, q_w, channels)
-    bias_h = torch.einsum("bhwc,hkc->bhwk", query_grid, table_h)  # (B, q_h, q_w, k_h)
-    bias_w = torch.einsum("bhwc,wkc->bhwk", query_grid, table_w)  # (B, q_h, q_w, k_w)
-    bias = bias_h[:, :, :, :, None] + bias_w[:, :, :, None, :]  # (B, q_h, q_w, k_h, k_w)
-    return bias.reshape(batch, q_h * q_w, k_h * k_w)
+    return rel_pos_bias(query.reshape(batch, q_h, q_w, channels), table_h, table_w)
 
 
 def get_abs_pos(pos_embed: torch.Tensor, has_cls_token: bool, hw: tuple[int, int]) -> torch.Tensor:
@@ -221,18 +220,28 @@ class Attention(nn.Module):
                 trunc_normal_(self.rel_pos_h, std=0.02)
                 trunc_normal_(self.rel_pos_w, std=0.02)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, budget: Optional[TileBudget] = None) -> torch.Tensor:
+        """(B, H, W, C) -> (B, H, W, C); with a ``budget``, in query chunks (bounded memory)."""
         batch, height, width, _ = tokens.shape
         # (B, H*W, 3, heads, head_dim) -> (3, B*heads, H*W, head_dim)
         qkv = self.qkv(tokens).reshape(batch, height * width, 3, self.num_heads, -1)
         qkv = qkv.permute(2, 0, 3, 1, 4).reshape(3, batch * self.num_heads, height * width, -1)
         query, key, value = qkv.unbind(0)
-        bias = None
-        if self.use_rel_pos:
-            bias = decomposed_rel_pos_bias(
-                query, self.rel_pos_h, self.rel_pos_w, (height, width), (height, width)
-            )
-        attended = F.scaled_dot_product_attention(query, key, value, attn_mask=bias)
+        if budget is not None:
+            tables = None
+            if self.use_rel_pos:
+                tables = (
+                    relative_position_table(height, height, self.rel_pos_h).to(query.dtype),
+                    relative_position_table(width, width, self.rel_pos_w).to(query.dtype),
+                )
+            attended = chunked_attention(query, key, value, (height, width), tables, budget)
+        else:
+            bias = None
+            if self.use_rel_pos:
+                bias = decomposed_rel_pos_bias(
+                    query, self.rel_pos_h, self.rel_pos_w, (height, width), (height, width)
+                )
+            attended = F.scaled_dot_product_attention(query, key, value, attn_mask=bias)
         # (B*heads, H*W, head_dim) -> (B, H, W, heads*head_dim)
         attended = attended.view(batch, self.num_heads, height, width, -1)
         attended = attended.permute(0, 2, 3, 1, 4).reshape(batch, height, width, -1)
@@ -301,17 +310,30 @@ class Block(nn.Module):
             ResBottleneckBlock(dim, dim // 2, act_layer=act_layer) if use_residual_block else None
         )
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def attention_tiles(self, batch: int, grid_hw: tuple[int, int], budget: TileBudget) -> int:
+        """Number of chunks of the bounded attention on a (batch, *grid_hw) token map."""
+        if self.window_size > 0:
+            windows = math.prod(-(-side // self.window_size) for side in grid_hw)
+            items, grid_hw = batch * windows, (self.window_size, self.window_size)
+        else:
+            items = batch
+        keys = grid_hw[0] * grid_hw[1]
+        return len(
+            attention_chunks(items * self.attn.num_heads, grid_hw, keys, budget.memory_bytes)
+        )
+
+    def forward(self, tokens: torch.Tensor, budget: Optional[TileBudget] = None) -> torch.Tensor:
+        """(B, H, W, C) -> (B, H, W, C); ``budget``: see :meth:`Attention.forward`."""
         shortcut = tokens
         tokens = self.norm1(tokens)
         if self.window_size > 0:
             height, width = tokens.shape[1], tokens.shape[2]
             windows, padded_hw = window_partition(tokens, self.window_size)
             tokens = window_unpartition(
-                self.attn(windows), self.window_size, padded_hw, (height, width)
+                self.attn(windows, budget), self.window_size, padded_hw, (height, width)
             )
         else:
-            tokens = self.attn(tokens)
+            tokens = self.attn(tokens, budget)
         tokens = shortcut + self.drop_path(tokens)
         tokens = tokens + self.drop_path(self.mlp(self.norm2(tokens)))
         if self.residual is not None:
@@ -422,10 +444,14 @@ class ViT(Backbone):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
 
-    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(
+        self, images: torch.Tensor, budget: Optional[TileBudget] = None
+    ) -> dict[str, torch.Tensor]:
         """
         Args:
             images: (B, in_chans, H, W) normalised input, H and W multiples of ``patch_size``.
+            budget: evaluate attention in query chunks within it (inference in bounded memory,
+                same output); None: whole (training, export).
 
         Returns:
             ``{out_feature: (B, embed_dim, H / patch_size, W / patch_size)}``.
@@ -439,9 +465,14 @@ class ViT(Backbone):
             tokens = tokens + get_abs_pos(
                 self.pos_embed, self.pretrain_use_cls_token, (tokens.shape[1], tokens.shape[2])
             )
+        if budget is not None:
+            grid_hw = (tokens.shape[1], tokens.shape[2])
+            budget.announce(
+                sum(block.attention_tiles(len(tokens), grid_hw, budget) for block in self.blocks)
+            )
         for block in self.blocks:
             if self.use_act_checkpoint and self.training and torch.is_grad_enabled():
                 tokens = checkpoint(block, tokens, use_reentrant=False)
             else:
-                tokens = block(tokens)
+                tokens = block(tokens, budget)
         return {self._out_features[0]: tokens.permute(0, 3, 1, 2)}
