@@ -11,14 +11,78 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
+from timm.layers import trunc_normal_
+from torch import nn
 
 from .tiling import TileBudget, split_range
 
-__all__ = ["rel_pos_bias", "grid_chunks", "attention_chunks", "chunked_attention"]
+__all__ = [
+    "Attention",
+    "relative_position_table",
+    "decomposed_rel_pos_bias",
+    "rel_pos_bias",
+    "grid_chunks",
+    "attention_chunks",
+    "chunked_attention",
+]
 
 BYTES_PER_SCORE = 8
 """Working bytes per (query, key) pair of a chunk: its float32 bias entry and as much again for
 the attention kernel (a copy of the mask or scores); for chunk sizing."""
+
+
+def relative_position_table(q_size: int, k_size: int, rel_pos: torch.Tensor) -> torch.Tensor:
+    """Relative-position embeddings for every (query, key) pair along one axis.
+
+    The learnt table is resized (linear interpolation) when the attended size differs from
+    the size it was built for, so any input size works.
+
+    Args:
+        q_size: number of query positions along the axis.
+        k_size: number of key positions along the axis.
+        rel_pos: (L, C) learnt table, L = 2 * size - 1 for the size it was built for.
+
+    Returns:
+        (q_size, k_size, C).
+    """
+    num_offsets = 2 * max(q_size, k_size) - 1
+    if rel_pos.shape[0] != num_offsets:
+        # (L, C) -> (1, C, L) -> (1, C, num_offsets) -> (num_offsets, C)
+        rel_pos = F.interpolate(
+            rel_pos.t().unsqueeze(0), size=num_offsets, mode="linear", align_corners=False
+        )[0].t()
+    # Scale coordinates by the ratio of sizes when query and key grids differ.
+    q_coords = torch.arange(q_size, device=rel_pos.device)[:, None] * max(k_size / q_size, 1.0)
+    k_coords = torch.arange(k_size, device=rel_pos.device)[None, :] * max(q_size / k_size, 1.0)
+    offsets = (q_coords - k_coords) + (k_size - 1) * max(q_size / k_size, 1.0)
+    return rel_pos[offsets.long()]
+
+
+def decomposed_rel_pos_bias(
+    query: torch.Tensor,
+    rel_pos_h: torch.Tensor,
+    rel_pos_w: torch.Tensor,
+    q_hw: tuple[int, int],
+    k_hw: tuple[int, int],
+) -> torch.Tensor:
+    """Additive attention bias of decomposed relative positions (MViTv2 / ViTDet).
+
+    Args:
+        query: (B, q_h * q_w, C) unscaled queries (B includes the heads).
+        rel_pos_h: (Lh, C) table along the height axis.
+        rel_pos_w: (Lw, C) table along the width axis.
+        q_hw: (q_h, q_w) query grid.
+        k_hw: (k_h, k_w) key grid.
+
+    Returns:
+        bias (B, q_h * q_w, k_h * k_w) to add to the attention logits.
+    """
+    q_h, q_w = q_hw
+    k_h, k_w = k_hw
+    table_h = relative_position_table(q_h, k_h, rel_pos_h).to(query.dtype)  # (q_h, k_h, C)
+    table_w = relative_position_table(q_w, k_w, rel_pos_w).to(query.dtype)  # (q_w, k_w, C)
+    batch, _, channels = query.shape
+    return rel_pos_bias(query.reshape(batch, q_h, q_w, channels), table_h, table_w)
 
 
 def rel_pos_bias(
@@ -117,3 +181,58 @@ def chunked_attention(
         del bias, chunk_out
         budget.tile_done()
     return attended.view(items, q_h * q_w, -1)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention on a (B, H, W, C) token map, optional decomposed rel-pos bias."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        qkv_bias: bool = True,
+        use_rel_pos: bool = False,
+        rel_pos_zero_init: bool = True,
+        input_size: Optional[tuple[int, int]] = None,
+    ):
+        super().__init__()
+        self.num_heads = num_heads
+        head_dim = dim // num_heads
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.use_rel_pos = use_rel_pos
+        if use_rel_pos:
+            if input_size is None:
+                raise ValueError("use_rel_pos=True needs input_size (the token grid of the block)")
+            self.rel_pos_h = nn.Parameter(torch.zeros(2 * input_size[0] - 1, head_dim))
+            self.rel_pos_w = nn.Parameter(torch.zeros(2 * input_size[1] - 1, head_dim))
+            if not rel_pos_zero_init:
+                trunc_normal_(self.rel_pos_h, std=0.02)
+                trunc_normal_(self.rel_pos_w, std=0.02)
+
+    def forward(self, tokens: torch.Tensor, budget: Optional[TileBudget] = None) -> torch.Tensor:
+        """(B, H, W, C) -> (B, H, W, C); with a ``budget``, in query chunks (bounded memory)."""
+        batch, height, width, _ = tokens.shape
+        # (B, H*W, 3, heads, head_dim) -> (3, B*heads, H*W, head_dim)
+        qkv = self.qkv(tokens).reshape(batch, height * width, 3, self.num_heads, -1)
+        qkv = qkv.permute(2, 0, 3, 1, 4).reshape(3, batch * self.num_heads, height * width, -1)
+        query, key, value = qkv.unbind(0)
+        if budget is not None:
+            tables = None
+            if self.use_rel_pos:
+                tables = (
+                    relative_position_table(height, height, self.rel_pos_h).to(query.dtype),
+                    relative_position_table(width, width, self.rel_pos_w).to(query.dtype),
+                )
+            attended = chunked_attention(query, key, value, (height, width), tables, budget)
+        else:
+            bias = None
+            if self.use_rel_pos:
+                bias = decomposed_rel_pos_bias(
+                    query, self.rel_pos_h, self.rel_pos_w, (height, width), (height, width)
+                )
+            attended = F.scaled_dot_product_attention(query, key, value, attn_mask=bias)
+        # (B*heads, H*W, head_dim) -> (B, H, W, heads*head_dim)
+        attended = attended.view(batch, self.num_heads, height, width, -1)
+        attended = attended.permute(0, 2, 3, 1, 4).reshape(batch, height, width, -1)
+        return self.proj(attended)

@@ -7,13 +7,14 @@ import torch.nn.functional as F
 
 from alphafree_matting.modeling.attention import (
     BYTES_PER_SCORE,
+    Attention,
     attention_chunks,
     chunked_attention,
+    decomposed_rel_pos_bias,
     grid_chunks,
     rel_pos_bias,
 )
 from alphafree_matting.modeling.tiling import TileBudget
-from alphafree_matting.modeling.vit import Attention, decomposed_rel_pos_bias
 
 
 @pytest.mark.parametrize(

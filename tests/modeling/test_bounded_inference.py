@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+import alphafree_matting.modeling.attention as attention_module
 import alphafree_matting.modeling.detail_capture as detail_capture_module
-import alphafree_matting.modeling.vit as vit_module
 from alphafree_matting.modeling import DetailCapture, ViT, ViTMatte
 from alphafree_matting.modeling.tiling import TileBudget
 
@@ -184,7 +184,7 @@ def test_training_and_the_switched_off_path_never_tile(monkeypatch):
         raise AssertionError("tiled path used")
 
     model = tiny_vitmatte()
-    monkeypatch.setattr(vit_module, "chunked_attention", fail)
+    monkeypatch.setattr(attention_module, "chunked_attention", fail)
     monkeypatch.setattr(detail_capture_module, "evaluate_rows", fail)
     predict(model, sample(37, 45, False), bounded=False)
     model.train()
