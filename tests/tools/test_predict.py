@@ -2,6 +2,7 @@
 counted in the exit code, any input kind (gray, RGBA, EXIF-rotated, odd sizes)."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -250,3 +251,27 @@ def test_inputs_from_folders_files_and_globs_get_unique_output_names(predict_too
     assert len(set(output)) == len(output)
     assert predict_tool.output_names(files[2:4]) == ["b", "c"]
     assert predict_tool.output_names(files[:2]) == ["a.jpg", "a.png"]
+
+
+def test_a_slow_image_gets_a_progress_bar_over_its_tiles(
+    predict_tool, tiny_run, tmp_path, factory, capsys, monkeypatch
+):
+    config_path, checkpoint = tiny_run
+    cv2.imwrite(str(tmp_path / "cat.png"), factory.image(factory.alpha(96, 64)))
+    monkeypatch.setattr(predict_tool, "TILE_BAR_DELAY", 0.0)  # "slow" from the start
+    code = predict_tool.main(
+        [
+            "--config-file",
+            str(config_path),
+            "--checkpoint",
+            str(checkpoint),
+            "--device",
+            "cpu",
+            "--input",
+            str(tmp_path / "cat.png"),
+            "--output",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 0
+    assert re.search(r"cat: .*\d+/\d+ \[.*tile/s\]", capsys.readouterr().err)
