@@ -86,7 +86,10 @@ def decomposed_rel_pos_bias(
 
 
 def rel_pos_bias(
-    query_grid: torch.Tensor, table_h: torch.Tensor, table_w: torch.Tensor
+    query_grid: torch.Tensor,
+    table_h: torch.Tensor,
+    table_w: torch.Tensor,
+    out: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """Additive attention bias of decomposed relative positions.
 
@@ -94,15 +97,22 @@ def rel_pos_bias(
         query_grid: (B, q_h, q_w, C) unscaled queries on their grid (B includes the heads).
         table_h: (q_h, k_h, C) relative-position embeddings of every (query row, key row).
         table_w: (q_w, k_w, C) same along the width.
+        out: a flat buffer of at least B * q_h * q_w * k_h * k_w elements to hold the bias
+            (reused across chunks: no fresh allocation per chunk); None: a new tensor.
 
     Returns:
         bias (B, q_h * q_w, k_h * k_w).
     """
     batch, q_h, q_w, _ = query_grid.shape
+    k_h, k_w = table_h.shape[1], table_w.shape[1]
     bias_h = torch.einsum("bhwc,hkc->bhwk", query_grid, table_h)  # (B, q_h, q_w, k_h)
     bias_w = torch.einsum("bhwc,wkc->bhwk", query_grid, table_w)  # (B, q_h, q_w, k_w)
-    bias = bias_h[:, :, :, :, None] + bias_w[:, :, :, None, :]  # (B, q_h, q_w, k_h, k_w)
-    return bias.reshape(batch, q_h * q_w, table_h.shape[1] * table_w.shape[1])
+    if out is None:
+        bias = bias_h[:, :, :, :, None] + bias_w[:, :, :, None, :]  # (B, q_h, q_w, k_h, k_w)
+    else:
+        bias = out[: batch * q_h * q_w * k_h * k_w].view(batch, q_h, q_w, k_h, k_w)
+        torch.add(bias_h[:, :, :, :, None], bias_w[:, :, :, None, :], out=bias)
+    return bias.reshape(batch, q_h * q_w, k_h * k_w)
 
 
 def grid_chunks(grid_hw: tuple[int, int], max_queries: int) -> list[tuple[slice, slice]]:
@@ -165,13 +175,17 @@ def chunked_attention(
     """
     items, _, channels = query.shape
     q_h, q_w = grid_hw
-    query_grid = query.view(items, q_h, q_w, channels)
-    attended = None
-    for batch, rows, cols in attention_chunks(items, grid_hw, key.shape[1], budget.memory_bytes):
+    query_grid = query.reshape(items, q_h, q_w, channels)
+    chunks = attention_chunks(items, grid_hw, key.shape[1], budget.memory_bytes)
+    attended, buffer = None, None
+    for batch, rows, cols in chunks:
         chunk = query_grid[batch, rows, cols]  # (b, r, c, C)
         bias = None
         if tables is not None:
-            bias = rel_pos_bias(chunk, tables[0][rows], tables[1][cols])
+            bias = rel_pos_bias(chunk, tables[0][rows], tables[1][cols], out=buffer)
+            if buffer is None and len(chunks) > 1:  # the later chunks reuse one buffer
+                largest = max(query_grid[b, r, c, 0].numel() for b, r, c in chunks)
+                buffer = bias.new_empty(largest * key.shape[1])
         chunk_out = F.scaled_dot_product_attention(
             chunk.reshape(chunk.shape[0], -1, channels), key[batch], value[batch], attn_mask=bias
         )
