@@ -237,6 +237,12 @@ def format_report(args, rows: list) -> tuple:
             f"| {row['size']}² | {plain_cells[0]} | {bounded['seconds']:.1f} s | {ratio} | "
             f"{plain_cells[1]} | {bounded['extra_bytes'] / MIB:.0f} MiB | {diff} |"
         )
+    for row in rows:
+        if "plain" in row:
+            runs = {mode: " ".join(f"{t:.1f}" for t in row[mode]["timed"]) for mode in MODES}
+            lines.append(
+                f"{row['size']}² forwards [s]: plain {runs['plain']}; bounded {runs['bounded']}"
+            )
     stds = ", ".join(f"{row['size']}: {row['alpha_std']:.3f}" for row in rows)
     lines.append(f"alpha std (the outputs compared are not flat): {stds}")
     lines.append(f"alphas {'agree' if exact else 'DIFFER'} to {TOLERANCE:g} where both ran")
