@@ -275,3 +275,38 @@ def test_a_slow_image_gets_a_progress_bar_over_its_tiles(
     )
     assert code == 0
     assert re.search(r"cat: .*\d+/\d+ \[.*tile/s\]", capsys.readouterr().err)
+
+
+@pytest.mark.slow
+def test_a_12_megapixel_photo_is_written_at_full_resolution_without_max_side(
+    real_matting_dir, tmp_path
+):
+    """ViTMatte-S (random weights) on a 4000x3000 upscaled real photo: the alpha is written,
+    the process peaks far below what the plain path's attention bias alone needs (~50 GB)."""
+    import torch
+    from detectron2.config import LazyConfig, instantiate
+
+    photo = cv2.imread(str(real_matting_dir / "image" / "GT01.png"))
+    large = cv2.resize(photo, (4000, 3000), interpolation=cv2.INTER_CUBIC)
+    cv2.imwrite(str(tmp_path / "photo.jpg"), large, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    config = REPO / "configs" / "common" / "model.py"
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "vitmatte_s.pth"
+    torch.save({"model": instantiate(LazyConfig.load(str(config)).model).state_dict()}, checkpoint)
+
+    command = [sys.executable, str(PREDICT), "--config-file", str(config)]
+    command += ["--checkpoint", str(checkpoint), "--input", str(tmp_path / "photo.jpg")]
+    command += ["--output", str(tmp_path / "out"), "--device", "cpu"]
+    log = tmp_path / "predict.log"
+    with open(log, "w") as output:
+        env = dict(os.environ, OMP_NUM_THREADS="2")
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=output, stderr=output)
+        _, status, usage = os.wait4(process.pid, 0)  # the child's own peak RSS
+    text = log.read_text()
+    assert os.waitstatus_to_exitcode(status) == 0, text[-3000:]
+    assert read_unchanged(tmp_path / "out" / "alpha" / "photo.png").shape == (3000, 4000)
+    assert read_unchanged(tmp_path / "out" / "cutout" / "photo.png").shape == (3000, 4000, 4)
+    assert re.search(r"photo: .*\d+/\d+ \[", text)  # the bar over its tiles
+    peak_gib = usage.ru_maxrss * 1024 / 2**30
+    assert peak_gib < 8, f"peak RSS {peak_gib:.1f} GiB"
+    print(f"12 MP photo: peak RSS {peak_gib:.2f} GiB")
