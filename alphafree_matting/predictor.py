@@ -4,13 +4,14 @@ It runs exactly the evaluation path: a test-mode dataset dict (``file_name``, ``
 ``trimap_file_name`` for trimap-input models) goes through
 ``MattingDatasetMapper(is_train=False)`` (reading, EXIF orientation, gray / RGBA to RGB, [0, 1]
 scaling) and ``ViTMatte``'s evaluation forward (normalisation, padding, ``max_side`` resizing,
-cropping back), as ``tools/lazyconfig_train_net.py --eval-only`` does through detectron2's test
-loader. Nothing here reads, normalises, pads or resizes by itself.
+cropping back, bounded inference), as ``tools/lazyconfig_train_net.py --eval-only`` does through
+detectron2's test loader. Nothing here reads, normalises, pads or resizes by itself.
 """
 
 import copy
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
@@ -73,7 +74,8 @@ class MattingPredictor:
         prediction = predictor.predict("cat.jpg")   # prediction.alpha: (H, W) in [0, 1]
 
     Images are predicted one at a time (any size; batching images of different sizes would pad
-    them to the largest).
+    them to the largest), at full resolution in bounded memory (the model's
+    ``bounded_inference``, on by default; ``max_side`` trades detail for speed).
     """
 
     def __init__(
@@ -132,13 +134,21 @@ class MattingPredictor:
             record["trimap_file_name"] = trimap_file_name
         return record
 
-    def predict(self, file_name: str, trimap_file_name: Optional[str] = None) -> MattingPrediction:
+    def predict(
+        self,
+        file_name: str,
+        trimap_file_name: Optional[str] = None,
+        *,
+        progress: Optional[Callable[[int, int], None]] = None,
+    ) -> MattingPrediction:
         """Predict the alpha matte of one image file.
 
         Args:
             file_name: an image file (any format OpenCV reads; gray and RGBA files are read as
                 RGB, the EXIF orientation is applied).
             trimap_file_name: its trimap, for trimap-input models only.
+            progress: called as ``progress(tiles done, tiles announced)`` during bounded
+                inference (see ``MattingModel.inference``).
 
         Returns:
             a :class:`MattingPrediction`.
@@ -148,7 +158,10 @@ class MattingPredictor:
         """
         inputs = self.mapper(self.dataset_dict(file_name, trimap_file_name))
         with torch.no_grad():
-            (output,) = self.model([inputs])
+            if progress is None:
+                (output,) = self.model([inputs])
+            else:
+                (output,) = self.model.inference([inputs], progress=progress)
         alpha = output["alpha"].float().cpu().numpy()[0]
         image = alpha_to_uint8(inputs["image"].numpy().transpose(1, 2, 0))  # exact: it was u8/255
         return MattingPrediction(

@@ -170,3 +170,22 @@ def test_max_side_override_leaves_the_callers_config_unchanged(tiny_run):
     predictor = MattingPredictor(cfg, str(checkpoint), device="cpu", max_side=64)
     assert predictor.model.max_side == 64
     assert cfg.model.get("max_side") is None
+
+
+def test_predictor_reports_the_tiles_of_bounded_inference_and_gives_the_plain_alpha(
+    tiny_run, tmp_path, factory
+):
+    config_path, checkpoint = tiny_run
+    (image,) = write_split(tmp_path, factory, sizes=((70, 45),))
+    cfg = LazyConfig.load(str(config_path))
+    cfg.model.inference_memory_mb = 0.05
+    bounded = MattingPredictor(cfg, str(checkpoint), device="cpu")
+    assert bounded.model.bounded_inference  # the default
+    reports = []
+    alpha = bounded.predict(str(image), progress=lambda *report: reports.append(report)).alpha
+    assert [done for done, _ in reports] == list(range(1, len(reports) + 1)) and len(reports) > 4
+    assert reports[-1][0] == reports[-1][1]
+
+    cfg.model.bounded_inference = False
+    plain = MattingPredictor(cfg, str(checkpoint), device="cpu").predict(str(image)).alpha
+    assert np.abs(alpha - plain).max() <= 1e-5 and plain.std() > 0.05

@@ -13,13 +13,17 @@ Per input image ``NAME.ext`` it writes::
     OUTPUT/cutout/NAME.png      RGBA: estimated foreground colours + that alpha
     OUTPUT/composite/NAME.png   with --background: the foreground over a colour or an image
 
-A file that fails (unreadable, wrong trimap size, ...) is reported with the reason and skipped;
+Images are predicted at full resolution in bounded memory (the model's ``bounded_inference``);
+when one takes longer than a few seconds a second bar follows its tiles. ``--max-side`` predicts
+large images smaller, for speed. A file that fails (unreadable, wrong trimap size, ...) is
+reported with the reason and skipped;
 the exit code is the number of failed images (at most 255), 0 when all succeeded. Problems that
 stop everything before the first image (bad config, checkpoint, background, no input) exit 2.
 An ``--input`` that matches no image counts as one failure.
 """
 
 import argparse
+import contextlib
 import glob
 import os
 import sys
@@ -50,6 +54,8 @@ from alphafree_matting.evaluation.visualize import alpha_to_uint8
 from alphafree_matting.predictor import DEVICES, MattingPredictor
 
 MAX_EXIT_CODE = 255
+TILE_BAR_DELAY = 3.0
+"""Seconds one image takes before a progress bar over its tiles appears."""
 
 
 def collect_inputs(patterns: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -157,6 +163,32 @@ def build_predictor(args: argparse.Namespace) -> MattingPredictor:
     )
 
 
+@contextlib.contextmanager
+def tile_progress(name: str):
+    """A ``progress(done, total)`` callback drawing a bar over the tiles of one image, shown only
+    once the image takes longer than ``TILE_BAR_DELAY`` seconds."""
+    bar = tqdm(
+        total=0,
+        desc=name,
+        unit="tile",
+        leave=False,
+        position=1,
+        delay=TILE_BAR_DELAY,
+        mininterval=0,  # a tile takes seconds: draw every one (tqdm's default skips fast updates)
+        miniters=1,
+        dynamic_ncols=True,
+    )
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        bar.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -176,8 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-side",
         type=int,
         default=None,
-        help="predict larger images at this longer side and resize the alpha back "
-        "(default: the config's model.max_side; needed for very large images)",
+        help="predict larger images at this longer side and resize the alpha back, for speed "
+        "(default: the config's model.max_side; full resolution fits in memory without it)",
     )
     parser.add_argument(
         "--trimap", default=None, help="folder of <stem>.png trimaps, for trimap-input models"
@@ -229,7 +261,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for file_name, name in progress:
         try:
             trimap = None if args.trimap is None else find_trimap(args.trimap, file_name)
-            prediction = predictor.predict(file_name, trimap)
+            with tile_progress(name) as on_tile:
+                prediction = predictor.predict(file_name, trimap, progress=on_tile)
             write_outputs(prediction, name, args.output, background)
         except Exception as error:  # report the file and go on with the rest
             failures.append((file_name, f"{type(error).__name__}: {error}"))

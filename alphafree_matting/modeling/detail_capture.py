@@ -6,13 +6,29 @@ Module and parameter names follow the official ViTMatte decoder, so its checkpoi
 """
 
 from collections.abc import Sequence
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from detectron2.layers import get_norm
 from torch import nn
 
+from .tiling import (
+    ConcatRows,
+    ConvRows,
+    RowMap,
+    StoredMap,
+    TensorRows,
+    TileBudget,
+    UpsampledRows,
+    evaluate_rows,
+)
+
 __all__ = ["DetailCapture"]
+
+STORED_MIN_STRIDE = 4
+"""Bounded inference keeps the fused maps at this stride or coarser whole (small, read by every
+band); the finer ones are computed band by band and never whole."""
 
 
 class ConvBNReLU(nn.Module):
@@ -113,12 +129,17 @@ class DetailCapture(nn.Module):
         )
         self.matting_head = MattingHead(in_chans=fusion_out[-1], norm=norm)
         self.feature_stride = 2 ** len(fusion_out)
+        self.convstream_out, self.fusion_out = tuple(convstream_out), tuple(fusion_out)
 
-    def forward(self, features: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, features: torch.Tensor, images: torch.Tensor, budget: Optional[TileBudget] = None
+    ) -> torch.Tensor:
         """
         Args:
             features: (B, in_chans, H/s, W/s) backbone feature, s = 2 ** len(fusion_out) (16).
             images: (B, img_chans, H, W) the (normalised) network input, H and W multiples of s.
+            budget: compute the maps finer than stride 4 in bands of rows within it (inference
+                in bounded memory, same output; eval mode); None: whole.
 
         Returns:
             alpha (B, 1, H, W) in [0, 1].
@@ -140,10 +161,31 @@ class DetailCapture(nn.Module):
                 f"features at 1/{self.feature_stride} of it; got images {tuple(images.shape)} and "
                 f"features {tuple(features.shape)} (pad the input, as ViTMatte does)"
             )
+        if budget is not None:
+            return evaluate_rows(self.alpha_rows(features, images, budget), budget)
         details = self.convstream(images)[::-1]  # coarsest first, image last
         fused = features
         for fusion, detail in zip(self.fusion_blks, details):
             fused = fusion(fused, detail)
+        return torch.sigmoid(self.matting_head(fused))
+
+    def alpha_rows(
+        self, features: torch.Tensor, images: torch.Tensor, budget: TileBudget
+    ) -> RowMap:
+        """The decoder as maps computed by rows (:mod:`.tiling`): same layers, same output."""
+        height = images.shape[-2]
+        details: list[RowMap] = [TensorRows(images)]
+        for conv, channels in zip(self.convstream.convs, self.convstream_out):
+            details.append(ConvRows(conv, details[-1], channels, stride=2))
+        fused: RowMap = TensorRows(features)
+        for fusion, detail, channels in zip(self.fusion_blks, details[::-1], self.fusion_out):
+            fused = ConvRows(fusion.conv, ConcatRows([detail, UpsampledRows(fused)]), channels)
+            if fused.height * STORED_MIN_STRIDE <= height:
+                fused = StoredMap(fused, budget)
+        mid_chans = self.matting_head.matting_convs[0].out_channels
+        return ConvRows(self._alpha, fused, 1, work_channels=2 * mid_chans + 2)
+
+    def _alpha(self, fused: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.matting_head(fused))
 
     def extra_repr(self) -> str:

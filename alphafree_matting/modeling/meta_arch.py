@@ -12,10 +12,16 @@ in evaluation too.
 
 * train: returns ``criterion(alpha_pred, image, targets)``, a dict of weighted scalar losses.
 * eval: returns ``[{"alpha": (1, H, W) in [0, 1]}]``, one per input, at the input's size.
+
+Evaluation runs in bounded memory by default (``bounded_inference``): a backbone or decoder whose
+``forward`` takes a ``budget`` keyword (:class:`ViT`, :class:`DetailCapture`) gets a
+:class:`~.tiling.TileBudget` and splits its work into tiles within it (attention in query chunks,
+the fine decoder maps in bands of rows), with the plain path's output; other parts run whole.
 """
 
+import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from math import inf
 from typing import Any, Optional
@@ -32,6 +38,7 @@ from ..conventions import (
     padded_size,
 )
 from ..criterion.neighbours import NO_NEIGHBOUR
+from .tiling import TileBudget
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +138,13 @@ def check_input(index: int, item: dict[str, Any], *, need_trimap: bool) -> tuple
     return hw
 
 
+def _call(module: nn.Module, budget: Optional[TileBudget], *args):
+    """``module(*args)``, with ``budget=`` when there is one and the module's forward takes it."""
+    if budget is not None and "budget" in inspect.signature(module.forward).parameters:
+        return module(*args, budget=budget)
+    return module(*args)
+
+
 def pad_and_stack(
     maps: Sequence[torch.Tensor],
     size: tuple[int, int],
@@ -163,6 +177,11 @@ class MattingModel(nn.Module):
         max_side: in evaluation, images whose longer side exceeds it are resized down (aspect
             kept), predicted, and the alpha resized back up (bilinear). None: no limit.
         backbone_feature: name of the one backbone output to decode (None: see ``decoder``).
+        bounded_inference: in evaluation, run the parts that support it in tiles within
+            ``inference_memory_mb`` (same output; memory grows about linearly with the pixels,
+            not as the square of the tokens). False: the plain path, as in training and export.
+        inference_memory_mb: working memory of one tile (MiB): chunk and band sizes follow it.
+            The input, the coarse maps kept whole and the output come on top.
     """
 
     def __init__(
@@ -177,6 +196,8 @@ class MattingModel(nn.Module):
         trimap_input: bool = False,
         max_side: Optional[int] = None,
         backbone_feature: Optional[str] = None,
+        bounded_inference: bool = True,
+        inference_memory_mb: float = 1024,
     ):
         super().__init__()
         in_chans = 4 if trimap_input else 3
@@ -190,6 +211,8 @@ class MattingModel(nn.Module):
                 )
         if max_side is not None and max_side < size_divisibility:
             raise ValueError(f"max_side={max_side} must be None or >= {size_divisibility}")
+        if not inference_memory_mb > 0:
+            raise ValueError(f"inference_memory_mb={inference_memory_mb} must be > 0 (MiB)")
         self.backbone = backbone
         self.decoder = decoder
         self.criterion = criterion
@@ -197,6 +220,8 @@ class MattingModel(nn.Module):
         self.trimap_input = trimap_input
         self.max_side = max_side
         self.backbone_feature = backbone_feature
+        self.bounded_inference = bounded_inference
+        self.inference_memory_mb = inference_memory_mb
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1), False)
         self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1), False)
         if self.pixel_mean.shape != (3, 1, 1) or self.pixel_std.shape != (3, 1, 1):
@@ -297,15 +322,27 @@ class MattingModel(nn.Module):
         return targets
 
     # --- forward --------------------------------------------------------------------------------
-    def predict(self, inputs: torch.Tensor) -> torch.Tensor:
-        """(B, C, Hp, Wp) normalised padded input -> alpha (B, 1, Hp, Wp) in [0, 1]."""
-        features = self.backbone(inputs)
+    def predict(self, inputs: torch.Tensor, budget: Optional[TileBudget] = None) -> torch.Tensor:
+        """(B, C, Hp, Wp) normalised padded input -> alpha (B, 1, Hp, Wp) in [0, 1].
+
+        ``budget``: passed to the backbone and decoder that take one (bounded inference, eval
+        mode only); None: the plain path.
+        """
+        features = _call(self.backbone, budget, inputs)
         if isinstance(features, dict):
             if self.backbone_feature is not None:
                 features = features[self.backbone_feature]
             elif len(features) == 1:
                 features = next(iter(features.values()))
-        return self.decoder(features, inputs)
+        return _call(self.decoder, budget, features, inputs)
+
+    def inference_budget(
+        self, progress: Optional[Callable[[int, int], None]] = None
+    ) -> Optional[TileBudget]:
+        """The tile budget of an evaluation forward; None when it takes the plain path."""
+        if not self.bounded_inference or self.training:
+            return None
+        return TileBudget(int(self.inference_memory_mb * 2**20), progress)
 
     def forward(self, batched_inputs: list[dict[str, Any]]):
         """
@@ -338,13 +375,23 @@ class MattingModel(nn.Module):
             )
         return losses
 
-    def inference(self, batched_inputs: list[dict[str, Any]]) -> list[dict[str, torch.Tensor]]:
-        """Predict alpha for every input at its own size (see ``max_side``)."""
+    def inference(
+        self,
+        batched_inputs: list[dict[str, Any]],
+        progress: Optional[Callable[[int, int], None]] = None,
+    ) -> list[dict[str, torch.Tensor]]:
+        """Predict alpha for every input at its own size (see ``max_side``).
+
+        Args:
+            batched_inputs: model inputs (see the module docstring).
+            progress: called as ``progress(tiles done, tiles announced)`` after every tile of
+                bounded inference.
+        """
         original_sizes = self._check_inputs(batched_inputs)
         resized_inputs = [self._limit_size(item) for item in batched_inputs]
         resized_sizes = [tuple(item["image"].shape[1:]) for item in resized_inputs]
         batch = self._batch(resized_inputs, resized_sizes, with_targets=False)
-        alpha = self.predict(batch.inputs)
+        alpha = self.predict(batch.inputs, self.inference_budget(progress))
         results = []
         for index, ((height, width), original) in enumerate(zip(batch.image_sizes, original_sizes)):
             alpha_i = alpha[index : index + 1, :, :height, :width].float()

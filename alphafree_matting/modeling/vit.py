@@ -8,8 +8,9 @@ checkpoints, so LazyConfig files and pretrained weights written for either load 
 * ``blocks.N.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.*``, ``blocks.N.attn.rel_pos_{h,w}``,
 * ``blocks.N.residual.{conv1,norm1,conv2,norm2,conv3,norm3}.*`` for ``N in residual_block_indexes``.
 
-The helpers below (window partition, decomposed relative position, absolute position
-interpolation, channel LayerNorm) are pure functions so they can be tested on their own.
+The helpers below (window partition, absolute position interpolation, channel LayerNorm) are pure
+functions so they can be tested on their own; attention and its decomposed relative positions
+are in :mod:`.attention`.
 """
 
 import logging
@@ -24,6 +25,9 @@ from detectron2.modeling.backbone import Backbone
 from timm.layers import DropPath, Mlp, trunc_normal_
 from torch import nn
 from torch.utils.checkpoint import checkpoint
+
+from .attention import Attention, attention_chunks
+from .tiling import TileBudget
 
 logger = logging.getLogger(__name__)
 
@@ -82,67 +86,6 @@ def window_unpartition(
     return tokens[:, :height, :width, :].contiguous()
 
 
-def relative_position_table(q_size: int, k_size: int, rel_pos: torch.Tensor) -> torch.Tensor:
-    """Relative-position embeddings for every (query, key) pair along one axis.
-
-    The learnt table is resized (linear interpolation) when the attended size differs from
-    the size it was built for, so any input size works.
-
-    Args:
-        q_size: number of query positions along the axis.
-        k_size: number of key positions along the axis.
-        rel_pos: (L, C) learnt table, L = 2 * size - 1 for the size it was built for.
-
-    Returns:
-        (q_size, k_size, C).
-    """
-    num_offsets = 2 * max(q_size, k_size) - 1
-    if rel_pos.shape[0] != num_offsets:
-        # (L, C) -> (1, C, L) -> (1, C, num_offsets) -> (num_offsets, C)
-        rel_pos = F.interpolate(
-            rel_pos.t().unsqueeze(0), size=num_offsets, mode="linear", align_corners=False
-        )[0].t()
-    if q_size == k_size:  # self-attention: integer offsets (no float sizes, so it exports)
-        positions = torch.arange(q_size, device=rel_pos.device)
-        return rel_pos[positions[:, None] - positions[None, :] + (k_size - 1)]
-    # Scale coordinates by the ratio of sizes when query and key grids differ.
-    q_coords = torch.arange(q_size, device=rel_pos.device)[:, None] * max(k_size / q_size, 1.0)
-    k_coords = torch.arange(k_size, device=rel_pos.device)[None, :] * max(q_size / k_size, 1.0)
-    offsets = (q_coords - k_coords) + (k_size - 1) * max(q_size / k_size, 1.0)
-    return rel_pos[offsets.long()]
-
-
-def decomposed_rel_pos_bias(
-    query: torch.Tensor,
-    rel_pos_h: torch.Tensor,
-    rel_pos_w: torch.Tensor,
-    q_hw: tuple[int, int],
-    k_hw: tuple[int, int],
-) -> torch.Tensor:
-    """Additive attention bias of decomposed relative positions (MViTv2 / ViTDet).
-
-    Args:
-        query: (B, q_h * q_w, C) unscaled queries (B includes the heads).
-        rel_pos_h: (Lh, C) table along the height axis.
-        rel_pos_w: (Lw, C) table along the width axis.
-        q_hw: (q_h, q_w) query grid.
-        k_hw: (k_h, k_w) key grid.
-
-    Returns:
-        bias (B, q_h * q_w, k_h * k_w) to add to the attention logits.
-    """
-    q_h, q_w = q_hw
-    k_h, k_w = k_hw
-    table_h = relative_position_table(q_h, k_h, rel_pos_h).to(query.dtype)  # (q_h, k_h, C)
-    table_w = relative_position_table(q_w, k_w, rel_pos_w).to(query.dtype)  # (q_w, k_w, C)
-    batch, _, channels = query.shape
-    query_grid = query.reshape(batch, q_h, q_w, channels)
-    bias_h = torch.einsum("bhwc,hkc->bhwk", query_grid, table_h)  # (B, q_h, q_w, k_h)
-    bias_w = torch.einsum("bhwc,wkc->bhwk", query_grid, table_w)  # (B, q_h, q_w, k_w)
-    bias = bias_h[:, :, :, :, None] + bias_w[:, :, :, None, :]  # (B, q_h, q_w, k_h, k_w)
-    return bias.reshape(batch, q_h * q_w, k_h * k_w)
-
-
 def get_abs_pos(pos_embed: torch.Tensor, has_cls_token: bool, hw: tuple[int, int]) -> torch.Tensor:
     """Absolute position embeddings resized (bicubic) to the current token grid.
 
@@ -195,51 +138,6 @@ class PatchEmbed(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.proj(images).permute(0, 2, 3, 1)
-
-
-class Attention(nn.Module):
-    """Multi-head self-attention on a (B, H, W, C) token map, optional decomposed rel-pos bias."""
-
-    def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        qkv_bias: bool = True,
-        use_rel_pos: bool = False,
-        rel_pos_zero_init: bool = True,
-        input_size: Optional[tuple[int, int]] = None,
-    ):
-        super().__init__()
-        self.num_heads = num_heads
-        head_dim = dim // num_heads
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim)
-        self.use_rel_pos = use_rel_pos
-        if use_rel_pos:
-            if input_size is None:
-                raise ValueError("use_rel_pos=True needs input_size (the token grid of the block)")
-            self.rel_pos_h = nn.Parameter(torch.zeros(2 * input_size[0] - 1, head_dim))
-            self.rel_pos_w = nn.Parameter(torch.zeros(2 * input_size[1] - 1, head_dim))
-            if not rel_pos_zero_init:
-                trunc_normal_(self.rel_pos_h, std=0.02)
-                trunc_normal_(self.rel_pos_w, std=0.02)
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        batch, height, width, _ = tokens.shape
-        # (B, H*W, 3, heads, head_dim) -> (3, B*heads, H*W, head_dim)
-        qkv = self.qkv(tokens).reshape(batch, height * width, 3, self.num_heads, -1)
-        qkv = qkv.permute(2, 0, 3, 1, 4).reshape(3, batch * self.num_heads, height * width, -1)
-        query, key, value = qkv.unbind(0)
-        bias = None
-        if self.use_rel_pos:
-            bias = decomposed_rel_pos_bias(
-                query, self.rel_pos_h, self.rel_pos_w, (height, width), (height, width)
-            )
-        attended = F.scaled_dot_product_attention(query, key, value, attn_mask=bias)
-        # (B*heads, H*W, head_dim) -> (B, H, W, heads*head_dim)
-        attended = attended.view(batch, self.num_heads, height, width, -1)
-        attended = attended.permute(0, 2, 3, 1, 4).reshape(batch, height, width, -1)
-        return self.proj(attended)
 
 
 class ResBottleneckBlock(nn.Module):
@@ -304,17 +202,30 @@ class Block(nn.Module):
             ResBottleneckBlock(dim, dim // 2, act_layer=act_layer) if use_residual_block else None
         )
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def attention_tiles(self, batch: int, grid_hw: tuple[int, int], budget: TileBudget) -> int:
+        """Number of chunks of the bounded attention on a (batch, *grid_hw) token map."""
+        if self.window_size > 0:
+            windows = math.prod(-(-side // self.window_size) for side in grid_hw)
+            items, grid_hw = batch * windows, (self.window_size, self.window_size)
+        else:
+            items = batch
+        keys = grid_hw[0] * grid_hw[1]
+        return len(
+            attention_chunks(items * self.attn.num_heads, grid_hw, keys, budget.memory_bytes)
+        )
+
+    def forward(self, tokens: torch.Tensor, budget: Optional[TileBudget] = None) -> torch.Tensor:
+        """(B, H, W, C) -> (B, H, W, C); ``budget``: see :meth:`Attention.forward`."""
         shortcut = tokens
         tokens = self.norm1(tokens)
         if self.window_size > 0:
             height, width = tokens.shape[1], tokens.shape[2]
             windows, padded_hw = window_partition(tokens, self.window_size)
             tokens = window_unpartition(
-                self.attn(windows), self.window_size, padded_hw, (height, width)
+                self.attn(windows, budget), self.window_size, padded_hw, (height, width)
             )
         else:
-            tokens = self.attn(tokens)
+            tokens = self.attn(tokens, budget)
         tokens = shortcut + self.drop_path(tokens)
         tokens = tokens + self.drop_path(self.mlp(self.norm2(tokens)))
         if self.residual is not None:
@@ -425,10 +336,14 @@ class ViT(Backbone):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
 
-    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(
+        self, images: torch.Tensor, budget: Optional[TileBudget] = None
+    ) -> dict[str, torch.Tensor]:
         """
         Args:
             images: (B, in_chans, H, W) normalised input, H and W multiples of ``patch_size``.
+            budget: evaluate attention in query chunks within it (inference in bounded memory,
+                same output); None: whole (training, export).
 
         Returns:
             ``{out_feature: (B, embed_dim, H / patch_size, W / patch_size)}``.
@@ -442,9 +357,14 @@ class ViT(Backbone):
             tokens = tokens + get_abs_pos(
                 self.pos_embed, self.pretrain_use_cls_token, (tokens.shape[1], tokens.shape[2])
             )
+        if budget is not None:
+            grid_hw = (tokens.shape[1], tokens.shape[2])
+            budget.announce(
+                sum(block.attention_tiles(len(tokens), grid_hw, budget) for block in self.blocks)
+            )
         for block in self.blocks:
             if self.use_act_checkpoint and self.training and torch.is_grad_enabled():
                 tokens = checkpoint(block, tokens, use_reentrant=False)
             else:
-                tokens = block(tokens)
+                tokens = block(tokens, budget)
         return {self._out_features[0]: tokens.permute(0, 3, 1, 2)}

@@ -4,12 +4,11 @@ import pytest
 import torch
 
 from alphafree_matting.modeling import ViT
+from alphafree_matting.modeling.attention import Attention, relative_position_table
 from alphafree_matting.modeling.vit import (
-    Attention,
     ChannelLayerNorm,
     ResBottleneckBlock,
     get_abs_pos,
-    relative_position_table,
     window_partition,
     window_unpartition,
 )

@@ -237,3 +237,41 @@ def test_eval_only_reloads_every_weight_and_reproduces_the_final_evaluation(
     evaluated = metrics_records(tmp_path)[-1]
     for key in ("matting/SAD", "matting/MSE", "matting/Grad", "matting/Conn", "matting/SAD-T"):
         assert evaluated[key] == pytest.approx(final_eval[key], rel=1e-5), key
+
+
+# --- bounded inference -----------------------------------------------------------------------
+@pytest.mark.parametrize("size", [(37, 50), (97, 33), (20, 150)], ids=["37x50", "97x33", "20x150"])
+def test_bounded_inference_gives_the_plain_alpha_on_odd_sizes(size):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # thousands of tiny tiles: one thread is faster
+    try:
+        model = randomise(toy_model(), seed=3).eval()
+        model.inference_memory_mb = 0.05
+        image = {"image": torch.rand(3, *size, generator=torch.Generator().manual_seed(0))}
+        reports = []
+        with torch.no_grad():
+            model.bounded_inference = False
+            plain = model([image])[0]["alpha"]
+            model.bounded_inference = True
+            bounded = model.inference([image], progress=lambda *r: reports.append(r))[0]["alpha"]
+    finally:
+        torch.set_num_threads(threads)
+    assert plain.std() > 0.05
+    assert (bounded - plain).abs().max() <= 1e-5
+    assert len(reports) > 4  # the decoder ran in bands (the ResNet backbone runs whole)
+
+
+def test_bounded_inference_keeps_the_plain_path_for_group_norm():
+    cfg = load_config("toy_ddc")
+    cfg.model.decoder.norm = "GN"
+    cfg.model.decoder.update(fuse_channels=[64, 32, 32, 32, 32], detail_channels=[32])
+    model = instantiate(cfg.model).eval()
+    model.inference_memory_mb = 0.01
+    image = {"image": torch.rand(3, 40, 50)}
+    reports = []
+    with torch.no_grad():
+        model.bounded_inference = False
+        plain = model([image])[0]["alpha"]
+        model.bounded_inference = True
+        bounded = model.inference([image], progress=lambda *r: reports.append(r))[0]["alpha"]
+    assert torch.equal(bounded, plain) and not reports  # GroupNorm is not row-wise

@@ -200,3 +200,37 @@ def test_eval_only_reproduces_the_final_evaluation(trained_toy_run, toy_datasets
     evaluated = metrics_records(tmp_path)[-1]
     for key in UNKNOWN_REGION_KEYS:
         assert evaluated[f"matting/{key}"] == pytest.approx(final_eval[f"matting/{key}"], rel=1e-5)
+
+
+def test_bounded_inference_of_the_config_model_gives_the_plain_alpha_on_odd_sizes():
+    cfg = load_config("toy_ddc")
+    cfg.model.backbone.update(TINY_BACKBONE, window_size=3)
+    cfg.model.decoder.update(convstream_out=[4, 6, 8], fusion_out=[10, 8, 6, 4])
+    cfg.model.inference_memory_mb = 0.003  # attention in bands and pieces of token rows
+    torch.manual_seed(0)
+    model = instantiate(cfg.model).eval()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # attention far from uniform, BatchNorm not the identity
+        for name, tensor in model.state_dict().items():
+            if "rel_pos" in name or "attn.qkv.weight" in name:
+                tensor.normal_(0, 0.5, generator=generator)
+            elif "running_var" in name:
+                tensor.uniform_(0.5, 1.5, generator=generator)
+        model.decoder.matting_head.matting_convs[-1].weight.mul_(10.0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # thousands of tiny tiles: one thread is faster
+    try:
+        for height, width in [(45, 37), (29, 130)]:
+            item = {
+                "image": torch.rand(3, height, width, generator=generator),
+                "trimap": torch.randint(0, 3, (1, height, width), generator=generator) / 2,
+            }
+            with torch.no_grad():
+                model.bounded_inference = False
+                plain = model([item])[0]["alpha"]
+                model.bounded_inference = True
+                bounded = model([item])[0]["alpha"]
+            assert plain.std() > 0.05
+            assert (bounded - plain).abs().max() <= 1e-5, (height, width)
+    finally:
+        torch.set_num_threads(threads)

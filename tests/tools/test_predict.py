@@ -2,6 +2,7 @@
 counted in the exit code, any input kind (gray, RGBA, EXIF-rotated, odd sizes)."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -304,3 +305,62 @@ def test_tiny_images_are_predicted(predict_tool, tiny_run, tmp_path, size):
     assert read_unchanged(tmp_path / "out" / "alpha" / "tiny.png").shape == size
     assert read_unchanged(tmp_path / "out" / "cutout" / "tiny.png").shape == (*size, 4)
     assert read_unchanged(tmp_path / "out" / "composite" / "tiny.png").shape == (*size, 3)
+
+
+def test_a_slow_image_gets_a_progress_bar_over_its_tiles(
+    predict_tool, tiny_run, tmp_path, factory, capsys, monkeypatch
+):
+    config_path, checkpoint = tiny_run
+    cv2.imwrite(str(tmp_path / "cat.png"), factory.image(factory.alpha(96, 64)))
+    monkeypatch.setattr(predict_tool, "TILE_BAR_DELAY", 0.0)  # "slow" from the start
+    code = predict_tool.main(
+        [
+            "--config-file",
+            str(config_path),
+            "--checkpoint",
+            str(checkpoint),
+            "--device",
+            "cpu",
+            "--input",
+            str(tmp_path / "cat.png"),
+            "--output",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 0
+    assert re.search(r"cat: .*\d+/\d+ \[.*tile/s\]", capsys.readouterr().err)
+
+
+@pytest.mark.slow
+def test_a_12_megapixel_photo_is_written_at_full_resolution_without_max_side(
+    real_matting_dir, tmp_path
+):
+    """ViTMatte-S (random weights) on a 4000x3000 upscaled real photo: the alpha is written,
+    the process peaks far below what the plain path's attention bias alone needs (~50 GB)."""
+    import torch
+    from detectron2.config import LazyConfig, instantiate
+
+    photo = cv2.imread(str(real_matting_dir / "image" / "GT01.png"))
+    large = cv2.resize(photo, (4000, 3000), interpolation=cv2.INTER_CUBIC)
+    cv2.imwrite(str(tmp_path / "photo.jpg"), large, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    config = REPO / "configs" / "common" / "model.py"
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "vitmatte_s.pth"
+    torch.save({"model": instantiate(LazyConfig.load(str(config)).model).state_dict()}, checkpoint)
+
+    command = [sys.executable, str(PREDICT), "--config-file", str(config)]
+    command += ["--checkpoint", str(checkpoint), "--input", str(tmp_path / "photo.jpg")]
+    command += ["--output", str(tmp_path / "out"), "--device", "cpu"]
+    log = tmp_path / "predict.log"
+    with open(log, "w") as output:
+        env = dict(os.environ, OMP_NUM_THREADS="2")
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=output, stderr=output)
+        _, status, usage = os.wait4(process.pid, 0)  # the child's own peak RSS
+    text = log.read_text()
+    assert os.waitstatus_to_exitcode(status) == 0, text[-3000:]
+    assert read_unchanged(tmp_path / "out" / "alpha" / "photo.png").shape == (3000, 4000)
+    assert read_unchanged(tmp_path / "out" / "cutout" / "photo.png").shape == (3000, 4000, 4)
+    assert re.search(r"photo: .*\d+/\d+ \[", text)  # the bar over its tiles
+    peak_gib = usage.ru_maxrss * 1024 / 2**30
+    assert peak_gib < 8, f"peak RSS {peak_gib:.1f} GiB"
+    print(f"12 MP photo: peak RSS {peak_gib:.2f} GiB")

@@ -1,15 +1,38 @@
 """A light U-Net decoder for CNN backbones: upsample 2x, concatenate the skip, conv; down to full
-resolution, where the skips come from a small conv stream on the image itself."""
+resolution, where the skips come from a small conv stream on the image itself.
 
+In bounded inference (a ``budget``) the maps finer than stride 4 are computed in bands of rows
+(:mod:`alphafree_matting.modeling.tiling`), with the same output.
+"""
+
+import logging
 from collections.abc import Mapping, Sequence
+from typing import Optional
 
 import fvcore.nn.weight_init as weight_init
 import torch
 import torch.nn.functional as F
 from detectron2.layers import Conv2d, get_norm
+from detectron2.utils.logger import log_first_n
 from torch import nn
 
+from alphafree_matting.modeling.tiling import (
+    ConcatRows,
+    ConvRows,
+    RowMap,
+    StoredMap,
+    TensorRows,
+    TileBudget,
+    UpsampledRows,
+    evaluate_rows,
+)
+
 __all__ = ["UNetDecoder"]
+
+ROWWISE_NORMS = ("", "BN", "SyncBN", "naiveSyncBN", "FrozenBN")
+"""Norms that act on each pixel alone in eval mode: bands of rows give the whole map's values."""
+STORED_MIN_STRIDE = 4
+"""Bounded inference keeps the decoded maps at this stride or coarser whole."""
 
 
 def conv_norm_relu(in_chans: int, out_chans: int, norm: str, stride: int = 1) -> Conv2d:
@@ -73,7 +96,9 @@ class UNetDecoder(nn.Module):
             )
         self.in_features = tuple(in_features)
         self.in_channels = tuple(in_channels)
+        self.fuse_channels, self.detail_channels = tuple(fuse_channels), tuple(detail_channels)
         self.img_chans = img_chans
+        self.rowwise = norm in ROWWISE_NORMS
         # The stride the finest backbone feature must have: every step doubles the resolution.
         self.finest_stride = 2 ** (len(detail_channels) + 1)
         detail_in = [img_chans, *detail_channels[:-1]]
@@ -90,18 +115,34 @@ class UNetDecoder(nn.Module):
         self.head = nn.Conv2d(fuse_channels[-1], 1, kernel_size=3, padding=1)
         weight_init.c2_msra_fill(self.head)
 
-    def forward(self, features: Mapping[str, torch.Tensor], images: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        features: Mapping[str, torch.Tensor],
+        images: torch.Tensor,
+        budget: Optional[TileBudget] = None,
+    ) -> torch.Tensor:
         """
         Args:
             features: backbone outputs by name; ``in_features[i]`` has stride
                 ``finest_stride * 2 ** (len(in_features) - 1 - i)``.
             images: (B, img_chans, H, W) the normalised network input, H and W multiples of the
                 coarsest stride.
+            budget: compute the fine maps in bands of rows within it (eval mode, row-wise norms
+                and H, W multiples of the coarsest stride); None: whole.
 
         Returns:
             alpha (B, 1, H, W) in [0, 1].
         """
         self._check_features(features, images)
+        if budget is not None:
+            coarsest = features[self.in_features[0]].shape[-2:]
+            scale = self.finest_stride * 2 ** (len(self.in_features) - 1)
+            if self.rowwise and tuple(images.shape[-2:]) == (
+                scale * coarsest[0],
+                scale * coarsest[1],
+            ):
+                return evaluate_rows(self.alpha_rows(features, images, budget), budget)
+            log_first_n(logging.INFO, "UNetDecoder: norm or input size without row bands: plain")
         details = [images]
         for conv in self.detail_convs:
             details.append(conv(details[-1]))
@@ -113,6 +154,24 @@ class UNetDecoder(nn.Module):
                 decoded, size=skip.shape[-2:], mode="bilinear", align_corners=False
             )
             decoded = fuse(torch.cat([upsampled, skip], dim=1))
+        return torch.sigmoid(self.head(decoded))
+
+    def alpha_rows(
+        self, features: Mapping[str, torch.Tensor], images: torch.Tensor, budget: TileBudget
+    ) -> RowMap:
+        """The decoder as maps computed by rows (:mod:`alphafree_matting.modeling.tiling`)."""
+        details: list[RowMap] = [TensorRows(images)]
+        for conv, channels in zip(self.detail_convs, self.detail_channels):
+            details.append(ConvRows(conv, details[-1], channels, stride=2))
+        skips = [TensorRows(features[name]) for name in self.in_features[1:]] + details[::-1]
+        decoded: RowMap = TensorRows(features[self.in_features[0]])
+        for fuse, skip, channels in zip(self.fuse_convs, skips, self.fuse_channels):
+            decoded = ConvRows(fuse, ConcatRows([UpsampledRows(decoded), skip]), channels)
+            if decoded.height * STORED_MIN_STRIDE <= images.shape[-2]:
+                decoded = StoredMap(decoded, budget)
+        return ConvRows(self._alpha, decoded, 1, work_channels=2)
+
+    def _alpha(self, decoded: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.head(decoded))
 
     def _check_features(self, features: Mapping[str, torch.Tensor], images: torch.Tensor):
