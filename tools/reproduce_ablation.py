@@ -43,7 +43,12 @@ from alphafree_matting.evaluation.comparison import (
     plot_curves,
     training_records,
 )
-from alphafree_matting.evaluation.policy_report import POLICIES, Study, write_report
+from alphafree_matting.evaluation.policy_report import (
+    PAPER_POLICIES,
+    POLICIES,
+    Study,
+    write_report,
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN_NET = os.path.join(REPO, "tools", "lazyconfig_train_net.py")
@@ -166,8 +171,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--policies",
-        default=",".join(POLICIES),
-        help=f"comma-separated subset of {', '.join(POLICIES)}",
+        default=",".join(PAPER_POLICIES),
+        help=f"comma-separated subset of {', '.join(POLICIES)} (default: the paper's five)",
     )
     # The budget is the configs'; these override it for every policy.
     parser.add_argument("--max-iter", type=int, help="iterations per policy (train.max_iter)")
