@@ -74,3 +74,14 @@ def test_am2k_mixed_trains_a_step_with_both_label_kinds_through_the_ratio_sample
     assert set(losses) == {"loss_known", "loss_ddc", "loss_alpha_l1"}
     assert all(torch.isfinite(value) and value > 0 for value in losses.values())
     sum(losses.values()).backward()
+
+
+def test_the_coco_example_changes_only_the_training_split_of_am2k_ddc():
+    base, cfg = load("am2k_ddc.py"), load("coco_animals_ddc.py")
+    assert cfg.dataloader.train.dataset.names == "coco_animals_train"
+    assert "coco_animals_train" in DatasetCatalog.list()
+    cfg.dataloader.train.dataset.names = base.dataloader.train.dataset.names
+    cfg.train.output_dir = base.train.output_dir
+    for key in ("dataloader", "lr_multiplier", "train"):
+        assert cfg[key] == base[key], key
+    assert cfg.model.criterion == base.model.criterion  # (norm_layer partials do not compare)
