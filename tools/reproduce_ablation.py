@@ -4,13 +4,16 @@
     python tools/reproduce_ablation.py --output docs/       # the committed docs/ablation.md
     python tools/reproduce_ablation.py --output /tmp/abl --policies known_only,known_ddc \\
         --max-iter 200 --seeds 0,1 --override model.criterion.window=7 --reuse-runs
+    python tools/reproduce_ablation.py --output docs/mixed_supervision \\
+        --policies known_ddc,mixed_alpha10,alpha_l1     # docs/mixed_supervision.md
 
-Every policy is a config of ``configs/toy_ablation/`` (``known_ddc.py`` is the base). The tool
-writes the synthetic composites to ``<data-root>/toy_ablation`` (skipped when there), trains each
-config with ``tools/lazyconfig_train_net.py`` (adding only the run folder, the seed and the given
-overrides) into ``<work-dir>/<policy>/seed<seed>``, reads each run's final held-out evaluation
-and ``metrics.json``, and writes ``ablation.md`` and its figures to ``--output``
-(``alphafree_matting.evaluation.comparison``).
+Every policy is a config of ``configs/toy_ablation/`` (``known_ddc.py`` is the base); the
+default ``--policies`` are the paper's five (``mixed_alpha10``, 10 % alpha + 90 % trimap, is
+opt-in). The tool writes the synthetic composites to ``<data-root>/toy_ablation`` (skipped when
+there), trains each config with ``tools/lazyconfig_train_net.py`` (adding only the run folder,
+the seed and the given overrides) into ``<work-dir>/<policy>/seed<seed>``, reads each run's final
+held-out evaluation and ``metrics.json``, and writes ``ablation.md`` and its figures to
+``--output`` (``alphafree_matting.evaluation.comparison``).
 """
 
 import argparse
