@@ -1,7 +1,8 @@
 """Shared test fixtures: the shared data folder (golden metrics, real images), tools as modules,
-tiny matting samples and miniature AM-2K / P3M-10K / toy dataset trees."""
+tiny matting samples, miniature AM-2K / P3M-10K / toy dataset trees and a toy COCO file."""
 
 import importlib.util
+import json
 import os
 import sys
 from pathlib import Path
@@ -143,3 +144,104 @@ def real_matting_dir() -> Path:
 def real_alpha_dir(real_matting_dir) -> Path:
     """The 27 alphamatting.com GT alphas of the shared data folder (skip when absent)."""
     return real_matting_dir / "alpha"
+
+
+# --- COCO instance annotations of toy data (tests of data/coco.py and the COCO training run) ---
+def _uncompressed_rle(mask: np.ndarray) -> dict:
+    """COCO's uncompressed RLE (crowd regions): run lengths over the column-major pixels,
+    starting with background."""
+    flat = mask.astype(np.uint8).flatten(order="F")
+    changes = np.flatnonzero(np.diff(flat)) + 1
+    bounds = np.concatenate([[0], changes, [flat.size]])
+    counts = np.diff(bounds).tolist()
+    if flat[0]:
+        counts = [0] + counts
+    return {"size": list(mask.shape), "counts": [int(c) for c in counts]}
+
+
+def _compressed_rle(mask: np.ndarray) -> dict:
+    from pycocotools import mask as mask_util
+
+    rle = mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": list(mask.shape), "counts": rle["counts"].decode("ascii")}
+
+
+def write_toy_coco(split: Path, json_file: Path, min_pixels: int = 4) -> dict:
+    """Write a COCO instances file of a toy split (``split/image``, ``split/alpha``).
+
+    Every connected component of ``alpha >= 0.5`` with ``min_pixels`` or more is an instance of
+    category "toy": a polygon traced with ``cv2.findContours`` (its outer contour, through pixel
+    centres), or a compressed RLE when the component has a hole (a COCO polygon cannot) and for
+    the largest component of the first image; the smallest component of the first image with
+    several is an ``iscrowd`` region (uncompressed RLE); the last image has no annotation.
+    Category "other" has no instance.
+
+    Returns:
+        the JSON as a dict.
+    """
+    images, annotations, crowd_done = [], [], False
+    names = sorted(path.name for path in (split / "image").glob("*.png"))
+    for image_id, name in enumerate(names, start=1):
+        alpha = cv2.imread(str(split / "alpha" / name), cv2.IMREAD_GRAYSCALE)
+        height, width = alpha.shape
+        images.append({"id": image_id, "file_name": name, "height": height, "width": width})
+        if image_id == len(names):
+            continue  # an image without annotations
+        count, labels, stats, _ = cv2.connectedComponentsWithStats((alpha >= 128).astype(np.uint8))
+        components = [c for c in range(1, count) if stats[c, cv2.CC_STAT_AREA] >= min_pixels]
+        components.sort(key=lambda c: -stats[c, cv2.CC_STAT_AREA])
+        for rank, component in enumerate(components):
+            mask = labels == component
+            contours, hierarchy = cv2.findContours(
+                mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE
+            )
+            has_hole = bool((hierarchy[0][:, 3] >= 0).any())
+            crowd = not crowd_done and len(components) > 1 and rank == len(components) - 1
+            crowd_done |= crowd
+            if crowd:
+                segmentation = _uncompressed_rle(mask)
+            elif has_hole or (image_id == 1 and rank == 0):
+                segmentation = _compressed_rle(mask)
+            else:
+                outer = [c for c, h in zip(contours, hierarchy[0]) if h[3] < 0]
+                segmentation = [(c.reshape(-1, 2) + 0.5).ravel().tolist() for c in outer]
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": 1,
+                    "segmentation": segmentation,
+                    "area": int(mask.sum()),
+                    "iscrowd": int(crowd),
+                    "bbox": [float(v) for v in stats[component, :4]],
+                }
+            )
+    data = {
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": 1, "name": "toy"}, {"id": 2, "name": "other"}],
+    }
+    json_file.parent.mkdir(parents=True, exist_ok=True)
+    json_file.write_text(json.dumps(data))
+    return data
+
+
+@pytest.fixture(scope="session")
+def toy_coco(tmp_path_factory) -> SimpleNamespace:
+    """Toy data (``make_toy_dataset``: 12 train / 4 val images of 64 px) and a COCO instances
+    file of its training split: ``root`` (a DETECTRON2_DATASETS), ``json_file``, ``image_root``,
+    ``alpha_root`` and the JSON ``data``."""
+    from alphafree_matting.data.toy_dataset import make_toy_dataset
+
+    root = tmp_path_factory.mktemp("coco_datasets")
+    make_toy_dataset(str(root / "toy_matting"), num_train=12, num_val=4, size=64, seed=3)
+    train = root / "toy_matting" / "train"
+    json_file = root / "toy_coco" / "instances_train.json"
+    data = write_toy_coco(train, json_file)
+    return SimpleNamespace(
+        root=root,
+        json_file=json_file,
+        image_root=train / "image",
+        alpha_root=train / "alpha",
+        data=data,
+    )

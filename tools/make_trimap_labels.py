@@ -12,6 +12,10 @@ Modes (one output PNG per input file, same stem and size):
   band between is unknown (alphas given as input count as masks at 0.5).
 * ``mask``: the segmentation-mask labels of Table 7 from GT alphas: random threshold, random
   erosion / dilation. Values 0 / 255.
+* ``--coco JSON --image-root DIR``: the trimap labels the mapper makes from COCO instance masks
+  (``alphafree_matting.data.coco``: band scaled to the instance, other instances and crowd
+  regions unknown), one ``<image_id>.png`` per sample (``<stem>_<annotation id>``, or
+  ``<stem>`` with ``--per-image``), for inspection.
 
 Every file gets its own random generator derived from ``--seed`` and its file name (the
 interpolation and kernel sizes are drawn from it), so the labels do not depend on file order or
@@ -23,6 +27,8 @@ Examples::
     python tools/make_trimap_labels.py --split am2k_train_k10 --split am2k_train_k20
     python tools/make_trimap_labels.py --input AM-2K/train/mask --output AM-2K/train/trimap \\
         --mode trimap --seed 0 --workers 4
+    python tools/make_trimap_labels.py --coco coco/annotations/instances_val2017.json \\
+        --image-root coco/val2017 --output coco/trimaps_val2017 --categories dog,cat
 """
 
 import argparse
@@ -35,6 +41,7 @@ from typing import Optional
 from tqdm import tqdm
 
 from alphafree_matting.data import io
+from alphafree_matting.data.coco import MIN_AREA, instance_label, load_coco_matting
 from alphafree_matting.data.datasets import BUILTIN_SPLITS, builtin_split_root
 from alphafree_matting.data.trimap_labels import (
     LABEL_RESOLUTION,
@@ -152,6 +159,38 @@ def make_labels(
     return {"written": len(jobs) - len(errors), "kept": len(names) - len(jobs), "errors": errors}
 
 
+def make_coco_labels(
+    json_file: str,
+    image_root: str,
+    output_dir: str,
+    *,
+    categories: Optional[list] = None,
+    per_instance: bool = True,
+    min_area: float = MIN_AREA,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> dict:
+    """Write the mapper's trimap label of every sample of a COCO file to ``output_dir``.
+
+    Returns:
+        ``{"written": int, "kept": int, "errors": []}``.
+    """
+    options = dict(categories=categories, per_instance=per_instance, min_area=min_area, seed=seed)
+    try:
+        dataset_dicts = load_coco_matting(json_file, image_root, **options)
+    except io.MattingDataError as error:
+        raise SystemExit(str(error)) from error
+    recipe = dict(mode="coco", source=os.path.basename(json_file), **options)
+    _check_recipe(output_dir, recipe, overwrite)
+    written = 0
+    for record in tqdm(dataset_dicts, desc=f"COCO labels -> {output_dir}", unit="sample"):
+        path = os.path.join(output_dir, f"{record['image_id']}.png")
+        if overwrite or not os.path.isfile(path):
+            io.write_png(path, instance_label(record, "trimap")[0])
+            written += 1
+    return {"written": written, "kept": len(dataset_dicts) - written, "errors": []}
+
+
 def _split_jobs(names: list) -> list:
     """(input_dir, output_dir, make_labels options) of built-in splits' recipes."""
     jobs = []
@@ -189,6 +228,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--input", help="folder of GT alphas (modes trimap, mask) or masks (band)")
     parser.add_argument("--output", help="folder to write the labels to")
+    parser.add_argument("--coco", metavar="JSON", help="COCO instances file (with --image-root)")
+    parser.add_argument("--image-root", help="folder of the COCO file's images")
+    parser.add_argument("--categories", help="--coco: comma-separated category names (default all)")
+    parser.add_argument(
+        "--per-image", action="store_true", help="--coco: one label per image (union of instances)"
+    )
+    parser.add_argument(
+        "--min-area", type=float, default=MIN_AREA, help="--coco: smallest instance area (px)"
+    )
     parser.add_argument("--mode", choices=MODES, default="trimap")
     parser.add_argument(
         "--kernel-size",
@@ -217,10 +265,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=0, help="processes (0: in this process)")
     parser.add_argument("--overwrite", action="store_true", help="remake existing label files")
     args = parser.parse_args(argv)
-    if bool(args.split) == bool(args.input or args.output):
-        parser.error("give either --split NAME or both --input and --output")
-    if not args.split and not (args.input and args.output):
-        parser.error("--input and --output go together")
+    sources = bool(args.split) + bool(args.input) + bool(args.coco)
+    usage = (
+        "give one of --split NAME, --input DIR with --output DIR, or --coco JSON with "
+        "--image-root DIR and --output DIR"
+    )
+    if sources != 1 or bool(args.split) == bool(args.output):
+        parser.error(usage)
+    if bool(args.coco) != bool(args.image_root):
+        parser.error("--coco and --image-root go together; " + usage)
     recipe_flags = ("--mode", "--kernel-size", "--seed", "--interpolation", "--consistent-known")
     given = [
         flag for flag in recipe_flags if any(a.split("=")[0] == flag for a in (argv or sys.argv))
@@ -232,6 +285,20 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.coco:
+        categories = args.categories.split(",") if args.categories else None
+        summary = make_coco_labels(
+            args.coco,
+            args.image_root,
+            args.output,
+            categories=categories,
+            per_instance=not args.per_image,
+            min_area=args.min_area,
+            seed=args.seed,
+            overwrite=args.overwrite,
+        )
+        print(f"{args.output}: {summary['written']} written, {summary['kept']} kept (existing)")
+        return 0
     if args.split:  # a built-in split's recipe, as datasets/README.md lists it
         jobs = _split_jobs(args.split)
     else:

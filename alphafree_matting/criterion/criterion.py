@@ -6,6 +6,12 @@ Swapping a supervision policy is one config line, e.g.::
     model.criterion.losses = {"known": 1.0}                # known-only ablation
     model.criterion.losses = {"alpha_l1": 1.0}             # fine-label baseline
     model.criterion.region = "unknown"                     # DDC over the unknown region only
+
+Mixed supervision (``targets`` with ``has_trimap`` / ``has_alpha``, see ``MattingBatch``): each
+loss runs on the samples whose label it needs -- ``known`` / ``known_bce`` on trimap samples,
+``alpha_l1`` on alpha samples, the neighbour losses on trimap samples (and on alpha samples with
+``neighbour_on_alpha=True``) -- averaged over those samples only; a loss without any such sample
+in the batch is 0 (still connected to the prediction).
 """
 
 import logging
@@ -53,6 +59,8 @@ class TrimapCriterion(nn.Module):
             trimap region only (Table 5 ablation).
         implementation: ``"fast"`` (compact indices, custom autograd) or ``"reference"``
             (the unfold formulation; slow, for checks).
+        neighbour_on_alpha: in mixed batches, the neighbour losses also cover the alpha-labelled
+            samples (default: only the trimap-labelled ones).
     """
 
     def __init__(
@@ -63,6 +71,7 @@ class TrimapCriterion(nn.Module):
         border: str = "zeros",
         region: str = "whole",
         implementation: str = "fast",
+        neighbour_on_alpha: bool = False,
     ):
         super().__init__()
         losses = dict(DEFAULT_LOSSES if losses is None else losses)
@@ -94,11 +103,14 @@ class TrimapCriterion(nn.Module):
         self.border = check_border(border)
         self.region = region
         self.implementation = implementation
+        self.neighbour_on_alpha = bool(neighbour_on_alpha)
+        self._warned_unused_alpha = False
 
     def extra_repr(self) -> str:
         return (
             f"losses={self.losses}, window={self.window}, k={self.k}, border={self.border!r}, "
-            f"region={self.region!r}, implementation={self.implementation!r}"
+            f"region={self.region!r}, implementation={self.implementation!r}, "
+            f"neighbour_on_alpha={self.neighbour_on_alpha}"
         )
 
     def forward(
@@ -112,7 +124,9 @@ class TrimapCriterion(nn.Module):
             targets: dict with ``trimap`` (B, 1, H, W) in {0, 0.5, 1} and/or ``alpha``
                 (B, 1, H, W), optional ``valid`` (B, 1, H, W) bool (False on padding), optional
                 ``neighbour_index`` + ``neighbour_distance`` (B, k, H, W) from
-                ``select_neighbours`` (used instead of re-selecting, fast implementation only).
+                ``select_neighbours`` (used instead of re-selecting, fast implementation only),
+                optional ``has_trimap`` + ``has_alpha`` (B,) bool for mixed supervision (then
+                ``trimap`` / ``alpha`` may be absent when no sample has one).
 
         Returns:
             ``{"loss_<name>": weight * loss}``, float32 scalars.
@@ -125,24 +139,67 @@ class TrimapCriterion(nn.Module):
         valid = targets.get("valid")
         if valid is not None:
             check_map(valid, alpha_pred, "targets['valid']", torch.bool)
+        samples = self._samples(targets, alpha_pred)
         results = {}
         neighbours = None  # selected once per batch, shared by the neighbour losses
         for name, weight in self.losses.items():
+            route = "neighbour" if name in NEIGHBOUR_LOSSES else LABEL_LOSSES[name][1]
+            chosen = samples.get(route)  # (B,) bool, or None: every sample
+            if chosen is not None and not bool(chosen.any()):
+                results[f"loss_{name}"] = _zero_loss(alpha_pred)  # no sample with that label
+                continue
+            chosen_valid = _restrict(valid, chosen, alpha_pred)
             if name in LABEL_LOSSES:
                 function, key, needs = LABEL_LOSSES[name]
-                value = function(alpha_pred, _target(targets, key, name, needs), valid)
+                value = function(alpha_pred, _target(targets, key, name, needs), chosen_valid)
             else:
                 if neighbours is None and self.implementation == "fast":
                     neighbours = self._neighbours(image, targets, valid)
-                value = self._neighbour_loss(name, alpha_pred, image, targets, valid, neighbours)
+                value = self._neighbour_loss(
+                    name, alpha_pred, image, targets, valid, neighbours, chosen
+                )
             results[f"loss_{name}"] = weight * value
         return results
 
-    def _neighbour_loss(self, name, alpha_pred, image, targets, valid, neighbours):
+    def _samples(self, targets: Mapping, alpha_pred: torch.Tensor) -> dict:
+        """Mixed supervision: route (label key or "neighbour") -> (B,) bool samples; {} else."""
+        if "has_trimap" not in targets and "has_alpha" not in targets:
+            return {}
+        batch = alpha_pred.shape[0]
+        routes = {}
+        for key in ("trimap", "alpha"):
+            has = targets.get(f"has_{key}")
+            if has is None or has.dtype != torch.bool or tuple(has.shape) != (batch,):
+                raise ValueError(
+                    f"TrimapCriterion: mixed-supervision targets need 'has_trimap' and "
+                    f"'has_alpha', bool tensors of shape ({batch},); got has_{key}="
+                    f"{None if has is None else (has.dtype, tuple(has.shape))}"
+                )
+            routes[key] = has
+        routes["neighbour"] = routes["trimap"]
+        if self.neighbour_on_alpha:
+            routes["neighbour"] = routes["trimap"] | routes["alpha"]
+        unused = "alpha_l1" not in self.losses and not self.neighbour_on_alpha
+        if unused and bool(routes["alpha"].any()) and not self._warned_unused_alpha:
+            self._warned_unused_alpha = True
+            logger.warning(
+                "TrimapCriterion: the batch has alpha-labelled samples but no configured loss "
+                "uses them (losses %s); add 'alpha_l1' to model.criterion.losses",
+                sorted(self.losses),
+            )
+        return routes
+
+    def _neighbour_loss(self, name, alpha_pred, image, targets, valid, neighbours, chosen=None):
         mask = None
         if self.region == "unknown":
-            trimap = _target(targets, "trimap", name, _TRIMAPS, " with region='unknown'")
-            mask = unknown_mask(trimap)
+            if chosen is not None and targets.get("trimap") is None:
+                mask = torch.ones_like(alpha_pred, dtype=torch.bool)  # alpha samples only
+            else:
+                trimap = _target(targets, "trimap", name, _TRIMAPS, " with region='unknown'")
+                mask = unknown_mask(trimap)
+        if chosen is not None:  # mixed batch: centres on the chosen samples only
+            chosen_map = _restrict(None, chosen, alpha_pred)
+            mask = chosen_map if mask is None else mask & chosen_map
         options = dict(window=self.window, k=self.k, border=self.border, mask=mask, valid=valid)
         if self.implementation == "reference":
             return REFERENCE_LOSSES[name](image, alpha_pred, **options)
@@ -171,6 +228,20 @@ class TrimapCriterion(nn.Module):
 
 
 _TRIMAPS = "trimaps (trimap_file_name)"
+
+
+def _zero_loss(alpha_pred: torch.Tensor) -> torch.Tensor:
+    """float32 0 connected to ``alpha_pred`` (zero gradient), so every parameter gets one."""
+    with torch.autocast(device_type=alpha_pred.device.type, enabled=False):
+        return alpha_pred.float().sum() * 0.0
+
+
+def _restrict(valid, chosen, alpha_pred):
+    """``valid`` (B, 1, H, W) bool or None, further restricted to the ``chosen`` (B,) samples."""
+    if chosen is None:
+        return valid
+    chosen_map = chosen.view(-1, 1, 1, 1).expand(alpha_pred.shape[0], 1, *alpha_pred.shape[2:])
+    return chosen_map if valid is None else valid & chosen_map
 
 
 class MissingTargetError(KeyError):

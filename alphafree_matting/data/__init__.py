@@ -2,9 +2,11 @@
 
 Importing this package registers the built-in splits (AM-2K, P3M-10K, toy data; see
 ``datasets/README.md``) in detectron2's ``DatasetCatalog``, lazily: nothing is read from disk
-until a split is used.
+until a split is used. COCO instance annotations register with ``register_coco_matting``
+(:mod:`.coco`); mixed supervision (alphas and trimaps in one split) is :mod:`.mixing`.
 """
 
+from .coco import load_coco_matting, register_coco_matting
 from .datasets import (
     BUILTIN_SPLITS,
     LABEL_KINDS,
@@ -15,7 +17,13 @@ from .datasets import (
     register_matting_folder,
 )
 from .io import MattingDataError, read_alpha, read_image, read_mask, read_trimap, write_png
-from .mapper import MattingDatasetMapper
+from .mapper import PER_SAMPLE, MattingDatasetMapper
+from .mixing import (
+    label_repeat_factors,
+    mix_label_splits,
+    register_mixed_split,
+    sample_label_kind,
+)
 from .transforms import (
     MattingAugInput,
     PadToSize,
@@ -33,12 +41,16 @@ __all__ = [
     "MattingAugInput",
     "MattingDataError",
     "MattingDatasetMapper",
+    "PER_SAMPLE",
     "alpha_to_mask",
     "alpha_to_trimap",
     "datasets_root",
+    "label_repeat_factors",
+    "load_coco_matting",
     "load_builtin_split",
     "load_matting_folder",
     "mask_to_trimap",
+    "mix_label_splits",
     "PadToSize",
     "RandomHFlip",
     "RandomScale",
@@ -50,7 +62,10 @@ __all__ = [
     "read_mask",
     "read_trimap",
     "register_all_builtin",
+    "register_coco_matting",
     "register_matting_folder",
+    "register_mixed_split",
+    "sample_label_kind",
     "write_png",
 ]
 

@@ -29,6 +29,7 @@ from typing import Optional
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
+from .catalog import register_split
 from .io import (
     IMAGE_EXTENSIONS,
     LABEL_EXTENSIONS,
@@ -263,18 +264,15 @@ def register_matting_folder(
         if folders[kind] is None:
             raise ValueError(f"{name} is registered with {kind} labels but {kind}_dir is None")
     label_dirs = {kind: folders[kind] for kind in labels}
-    DatasetCatalog.register(
+    options = dict(image_dir=image_dir, label_dirs=label_dirs, missing_labels=missing_labels)
+    register_split(
         name,
-        lambda: load_matting_folder(
-            root,
-            image_dir=image_dir,
-            label_dirs=label_dirs,
-            missing_labels=missing_labels,
-            verify=verify,
-        ),
-    )
-    MetadataCatalog.get(name).set(
-        evaluator_type="matting", root=root, image_dir=image_dir, label_dirs=label_dirs, **metadata
+        lambda: load_matting_folder(root, **options, verify=verify),
+        dict(options, verify=verify),
+        root=root,
+        image_dir=image_dir,
+        label_dirs=label_dirs,
+        **metadata,
     )
 
 

@@ -1,8 +1,10 @@
 """``MattingDatasetMapper``: a dataset dict (file names) to a model input dict (tensors).
 
-Training: read the image and the one label kind the model is supervised with, run the config's
-detectron2 augmentations on them together (:mod:`.transforms`). Test: the whole image, no label
-read (the evaluator reads the GT itself), except the trimap of trimap-input models.
+Training: read the image and the one label kind the model is supervised with (the config's, or
+each sample's own for mixed supervision), run the config's detectron2 augmentations on them
+together (:mod:`.transforms`). COCO samples (:mod:`.coco`) get their trimap from their instance
+mask. Test: the whole image, no label read (the evaluator reads the GT itself), except the trimap
+of trimap-input models.
 """
 
 import logging
@@ -20,8 +22,10 @@ from ..conventions import (
     trimap_to_target,
 )
 from . import io
+from .coco import INSTANCE_MASK_KEY, instance_label
 from .datasets import LABEL_KINDS
 from .io import MattingDataError
+from .mixing import label_kinds, sample_label_kind
 from .transforms import MattingAugInput
 from .trimap_checks import (
     check_trimap_values,
@@ -33,7 +37,10 @@ from .trimap_checks import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MattingDatasetMapper"]
+__all__ = ["MattingDatasetMapper", "PER_SAMPLE"]
+
+PER_SAMPLE = "per_sample"
+"""``label=PER_SAMPLE``: each training sample is supervised by the one label its dict carries."""
 
 _MAX_NAMED = 50  # file names in one warning
 
@@ -43,7 +50,7 @@ Precompute = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 def _label_path(dataset_dict: dict, kind: str) -> str:
     key = f"{kind}_file_name"
     if key not in dataset_dict:
-        present = [k for k in LABEL_KINDS if f"{k}_file_name" in dataset_dict]
+        present = label_kinds(dataset_dict)
         raise MattingDataError(
             f"dataset dict of {dataset_dict.get('file_name')} has no '{key}': the split was not "
             f"registered with {kind} labels. Register it with labels=(..., '{kind}') or give the "
@@ -75,7 +82,8 @@ class MattingDatasetMapper:
     float32 (1, H, W) in {0, 0.5, 1} (0.5 on padding) for ``label="trimap"``, ``"mask"`` and
     trimap-input models; ``alpha`` float32 (1, H, W) in [0, 1] for ``label="alpha"``; ``valid``
     bool (1, H, W) (False on padding); ``file_name``, ``image_id``, ``height``, ``width`` (the
-    output size); and whatever ``precompute`` returns.
+    output size); with ``label="per_sample"``, ``label_kind`` (``"trimap"`` or ``"alpha"``: the
+    one of the two keys the sample has); and whatever ``precompute`` returns.
 
     Output (test): the dataset dict's keys plus ``image``, ``height``/``width`` when missing and,
     for trimap-input models, ``trimap``. Label files that are not read are checked to have the
@@ -85,8 +93,10 @@ class MattingDatasetMapper:
         is_train: training (augment, read the label) or test (whole image, no label).
         augmentations: detectron2 ``Augmentation``s applied in order to each training sample
             (see :mod:`.transforms`); empty trains on whole images.
-        label: the training label: ``"trimap"`` (coarse labels, the method), ``"alpha"`` (GT
-            alpha, the fine-label baseline) or ``"mask"`` (binary masks). Only its file is read.
+        label: the training label: ``"trimap"`` (coarse labels, the method; COCO samples: the
+            band label of their mask), ``"alpha"`` (GT alpha, the fine-label baseline), ``"mask"``
+            (binary masks) or ``"per_sample"`` (mixed supervision: each sample's one label kind,
+            see ``mixing.sample_label_kind``). Only its file is read.
         trimap_input: the model takes the trimap as an input (training and test).
         precompute: optional ``(image (3, H, W), valid (1, H, W)) -> dict[str, Tensor]`` run on
             each training sample (e.g. ``criterion.NeighbourSelection``); merged into the output.
@@ -105,10 +115,10 @@ class MattingDatasetMapper:
         precompute: Optional[Precompute] = None,
         trimap_values: Optional[Sequence[int]] = None,
     ):
-        if label not in LABEL_KINDS:
-            raise ValueError(f"label must be one of {LABEL_KINDS}, got {label!r}")
-        if trimap_input and label == "mask":
-            raise ValueError("label='mask' and trimap_input=True both need the 'trimap' key")
+        if label not in (*LABEL_KINDS, PER_SAMPLE):
+            raise ValueError(f"label must be one of {(*LABEL_KINDS, PER_SAMPLE)}, got {label!r}")
+        if trimap_input and label in ("mask", PER_SAMPLE):
+            raise ValueError(f"label={label!r} and trimap_input=True both need the 'trimap' key")
         augmentations = list(augmentations)
         for index, augmentation in enumerate(augmentations):
             if not isinstance(augmentation, (T.Augmentation, T.Transform)):
@@ -189,22 +199,38 @@ class MattingDatasetMapper:
             label = np.where(label, TRIMAP_FOREGROUND, TRIMAP_BACKGROUND).astype(np.uint8)
         return label
 
+    @staticmethod
+    def _instance_label(dataset_dict: dict, kind: str, image_size: tuple):
+        """A COCO sample's (trimap, focus) from its instance mask (see ``coco.instance_label``)."""
+        labelled_size = (int(dataset_dict["height"]), int(dataset_dict["width"]))
+        if tuple(image_size) != labelled_size:
+            raise MattingDataError(
+                f"size mismatch: image {dataset_dict['file_name']} is {image_size[0]}x"
+                f"{image_size[1]} (HxW) but its COCO entry (id {dataset_dict.get('coco_image_id')})"
+                f" says {labelled_size[0]}x{labelled_size[1]}. Fix the entry's height / width or "
+                "the image (swapped sizes often mean an EXIF rotation)."
+            )
+        return instance_label(dataset_dict, kind)
+
     # --- modes ---------------------------------------------------------------------------------
     def _train(self, dataset_dict: dict) -> dict[str, Any]:
         image_path = dataset_dict["file_name"]
         image = io.read_image(image_path)
         image_size = image.shape[:2]
-        trimap = alpha = None
-        if self.label == "mask":
-            trimap = self._read_label(dataset_dict, "mask", image_size)
-        elif self.label == "trimap" or self.trimap_input:
-            trimap = self._read_label(dataset_dict, "trimap", image_size)
-        if self.label == "alpha":
+        label = sample_label_kind(dataset_dict) if self.label == PER_SAMPLE else self.label
+        trimap = alpha = focus = None
+        trimap_kind = "mask" if label == "mask" else "trimap"
+        if label in ("mask", "trimap") or self.trimap_input:
+            if f"{trimap_kind}_file_name" not in dataset_dict and INSTANCE_MASK_KEY in dataset_dict:
+                trimap, focus = self._instance_label(dataset_dict, trimap_kind, image_size)
+            else:
+                trimap = self._read_label(dataset_dict, trimap_kind, image_size)
+        if label == "alpha":
             alpha = self._read_label(dataset_dict, "alpha", image_size)
 
         # The sample's generator, from np.random (which detectron2 seeds per data-loader worker).
         rng = np.random.default_rng(np.random.randint(2**31))
-        aug_input = MattingAugInput(image, trimap=trimap, alpha=alpha, rng=rng)
+        aug_input = MattingAugInput(image, trimap=trimap, alpha=alpha, rng=rng, focus=focus)
         self.augmentations(aug_input)
         valid = np.ascontiguousarray(aug_input.valid)
         height, width = valid.shape
@@ -216,6 +242,8 @@ class MattingDatasetMapper:
             "image": _tensor(aug_input.image).float().div_(255.0),
             "valid": _tensor(valid).bool(),
         }
+        if self.label == PER_SAMPLE:
+            out["label_kind"] = "alpha" if label == "alpha" else "trimap"
         if trimap is not None:
             target = trimap_to_target(aug_input.trimap)
             target[valid == 0] = UNKNOWN_TARGET  # padding is never a known label

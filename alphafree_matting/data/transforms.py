@@ -66,6 +66,8 @@ class MattingAugInput(T.AugInput):
         trimap: optional (H, W) uint8 stored trimap (or 0/255 mask).
         alpha: optional (H, W) float32 alpha in [0, 1].
         rng: the sample's generator; the plugin's augmentations draw from it.
+        focus: optional (H, W) bool region the crops centre on instead of the whole unknown
+            region (an instance's own boundary band: per-instance samples crop around it).
     """
 
     def __init__(
@@ -75,16 +77,21 @@ class MattingAugInput(T.AugInput):
         trimap: Optional[np.ndarray] = None,
         alpha: Optional[np.ndarray] = None,
         rng: Optional[np.random.Generator] = None,
+        focus: Optional[np.ndarray] = None,
     ):
         super().__init__(image)
         self.trimap = trimap
         self.alpha = alpha
         self.valid = np.ones(image.shape[:2], np.uint8)  # (H, W): 0 on padding
         self.rng = rng if rng is not None else np.random.default_rng()
+        self.focus = None if focus is None else focus.astype(np.uint8)  # resizable as a label
 
     @property
     def unknown(self) -> Optional[np.ndarray]:
-        """(H, W) bool pixels a crop should favour: the trimap's unknown band, else soft alpha."""
+        """(H, W) bool pixels a crop should favour: the ``focus`` region if given, else the
+        trimap's unknown band, else soft alpha."""
+        if self.focus is not None:
+            return self.focus.astype(bool)
         if self.trimap is not None:
             return (self.trimap >= TRIMAP_BACKGROUND_BELOW) & (self.trimap < TRIMAP_FOREGROUND_FROM)
         if self.alpha is not None:
@@ -96,6 +103,8 @@ class MattingAugInput(T.AugInput):
         self.valid = tfm.apply_segmentation(self.valid)
         if self.trimap is not None:
             self.trimap = tfm.apply_segmentation(self.trimap)
+        if self.focus is not None:
+            self.focus = tfm.apply_segmentation(self.focus)
         if self.alpha is not None:
             self.alpha = tfm.apply_image(self.alpha)
 

@@ -8,7 +8,8 @@ paper's instance.
 Model input (one dict per image, detectron2 style): ``image`` float (3, H, W) RGB in [0, 1];
 training dicts add ``trimap`` (1, H, W) in {0, 0.5, 1} and/or ``alpha`` (1, H, W) in [0, 1],
 optionally ``valid`` bool (1, H, W) and ``neighbour_index``. Trimap-input models need ``trimap``
-in evaluation too.
+in evaluation too. Mixed supervision: when every training dict carries ``label_kind``
+(``"trimap"`` or ``"alpha"``), a batch may mix dicts with a ``trimap`` and dicts with an ``alpha``.
 
 * train: returns ``criterion(alpha_pred, image, targets)``, a dict of weighted scalar losses.
 * eval: returns ``[{"alpha": (1, H, W) in [0, 1]}]``, one per input, at the input's size.
@@ -48,6 +49,10 @@ TARGET_KEYS = ("trimap", "alpha", "valid", "neighbour_index", "neighbour_distanc
 """Keys of the input dicts that are passed to the criterion (when present)."""
 
 _TRIMAP_VALUES = (0.0, UNKNOWN_TARGET, 1.0)
+LABEL_KIND_KEY = "label_kind"
+"""Per-sample label kind of mixed-supervision training dicts: ``"trimap"`` or ``"alpha"``."""
+_LABEL_TARGETS = ("trimap", "alpha")
+_NO_MAP = torch.zeros((1, 0, 0))  # a mixed batch's missing label: pad_and_stack fills it
 
 
 @dataclass
@@ -60,7 +65,9 @@ class MattingBatch:
         images: (B, 3, Hp, Wp) RGB in [0, 1], un-normalised, zero on padding.
         targets: ``trimap`` (B, 1, Hp, Wp) 0.5 on padding, ``alpha`` (B, 1, Hp, Wp) 0 on padding,
             ``valid`` (B, 1, Hp, Wp) bool False on padding, ``neighbour_index`` stacked;
-            only the keys present in the inputs (``valid`` always). Empty unless requested.
+            only the keys present in the inputs (``valid`` always). Mixed-supervision batches
+            (inputs with ``label_kind``) add ``has_trimap`` and ``has_alpha`` (B,) bool, which
+            samples carry that label (the others hold 0.5 / 0 there). Empty unless requested.
         image_sizes: (H, W) of every input before padding.
     """
 
@@ -135,6 +142,12 @@ def check_input(index: int, item: dict[str, Any], *, need_trimap: bool) -> tuple
         _check_map(index, item, "alpha", 1, hw)
     if "valid" in item and _check_map(index, item, "valid", 1, hw).dtype != torch.bool:
         raise ValueError(f"{_describe(index, item)}['valid'] must be a bool tensor (1, H, W)")
+    kind = item.get(LABEL_KIND_KEY)
+    if kind is not None and (kind not in _LABEL_TARGETS or kind not in item):
+        raise ValueError(
+            f"{_describe(index, item)}['{LABEL_KIND_KEY}'] is {kind!r}: it must be 'trimap' or "
+            "'alpha' and name a label the input carries"
+        )
     return hw
 
 
@@ -272,7 +285,10 @@ class MattingModel(nn.Module):
         trimap = None
         if "trimap" in present or self.trimap_input:
             trimap = pad_and_stack(
-                [x["trimap"] for x in batched_inputs], size, UNKNOWN_TARGET, self.device
+                [x.get("trimap", _NO_MAP) for x in batched_inputs],
+                size,
+                UNKNOWN_TARGET,
+                self.device,
             )
         if self.trimap_input:
             # The 4th channel is the trimap in {0, 0.5, 1}, un-normalised, zero on padding.
@@ -287,9 +303,10 @@ class MattingModel(nn.Module):
     @staticmethod
     def _present_keys(batched_inputs: list[dict[str, Any]]) -> tuple[str, ...]:
         present = []
-        for key in TARGET_KEYS:
+        for key in (*TARGET_KEYS, LABEL_KIND_KEY):
             count = sum(key in item for item in batched_inputs)
-            if 0 < count < len(batched_inputs):
+            mixed = key in _LABEL_TARGETS and all(LABEL_KIND_KEY in x for x in batched_inputs)
+            if 0 < count < len(batched_inputs) and not mixed:
                 raise ValueError(
                     f"'{key}' is present in {count} of {len(batched_inputs)} inputs of the batch; "
                     "every input of a batch must carry the same keys"
@@ -306,8 +323,12 @@ class MattingModel(nn.Module):
             )
         if "alpha" in present:
             targets["alpha"] = pad_and_stack(
-                [x["alpha"] for x in batched_inputs], size, 0.0, self.device
+                [x.get("alpha", _NO_MAP) for x in batched_inputs], size, 0.0, self.device
             )
+        if LABEL_KIND_KEY in present:  # mixed supervision: which samples carry which label
+            for key in _LABEL_TARGETS:
+                has = [x[LABEL_KIND_KEY] == key for x in batched_inputs]
+                targets[f"has_{key}"] = torch.tensor(has, dtype=torch.bool, device=self.device)
         if "neighbour_index" in present or "neighbour_distance" in present:
             # Neighbours selected per sample in data-loader workers (window offsets do not
             # depend on the position): padding holds empty slots, excluded by `valid`.

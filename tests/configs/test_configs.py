@@ -78,7 +78,9 @@ def test_config_instantiates_model_optimizer_schedule_and_names_registered_split
     assert cfg.dataloader.test.dataset.names in registered
     # Every loss the criterion is asked for gets the targets it needs from the mapper's label.
     label = cfg.dataloader.train.mapper.label
-    if "alpha_l1" in cfg.model.criterion.losses:
+    if label == "per_sample":  # mixed supervision: a loss for each label kind
+        assert {"known", "alpha_l1"} <= set(cfg.model.criterion.losses)
+    elif "alpha_l1" in cfg.model.criterion.losses:
         assert label == "alpha"
     else:
         assert label in ("trimap", "mask")

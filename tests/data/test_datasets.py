@@ -226,3 +226,22 @@ def test_load_matting_folder_matches_stems_across_extensions(tmp_path, factory):
     dicts = load_matting_folder(str(tmp_path), label_dirs={"trimap": "trimap"})
     assert [d["file_name"].rsplit("/", 1)[1] for d in dicts] == ["a.png", "b.jpg"]
     assert [d["trimap_file_name"].rsplit("/", 1)[1] for d in dicts] == ["a.png", "b.png"]
+
+
+def test_a_split_registered_twice_with_the_same_arguments_is_one_split(tmp_path):
+    """A config file that registers its split is loaded more than once per run (preflight, then
+    the run): the same registration again is a no-op, another one under the name an error."""
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    from alphafree_matting.data import register_matting_folder
+
+    name = "test_registered_twice"
+    try:
+        register_matting_folder(name, str(tmp_path / "a"))
+        register_matting_folder(name, str(tmp_path / "a"))
+        assert MetadataCatalog.get(name).root == str(tmp_path / "a")
+        with pytest.raises(ValueError, match=f"dataset '{name}' is already registered"):
+            register_matting_folder(name, str(tmp_path / "b"))
+    finally:
+        DatasetCatalog.remove(name)
+        MetadataCatalog.remove(name)

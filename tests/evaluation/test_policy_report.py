@@ -1,6 +1,7 @@
 """The supervision-policy report (alphafree_matting/evaluation/policy_report.py)."""
 
-from alphafree_matting.evaluation.policy_report import claims
+from alphafree_matting.evaluation.metrics import BENCHMARK_KEYS
+from alphafree_matting.evaluation.policy_report import claims, mixed_section
 
 
 def test_claims_use_the_issue_thresholds():
@@ -19,3 +20,17 @@ def test_claims_use_the_issue_thresholds():
         "alpha_l1": metrics(0.5, 0.8, 0.5),
     }
     assert [ok for _, _, ok in claims(failing)] == [False, False, False]
+
+
+def test_mixed_section_places_the_mixed_policy_between_trimap_only_and_alpha_only():
+    def metrics(value):
+        return {key: value for key in BENCHMARK_KEYS}
+
+    runs = {"known_ddc": metrics(1.0), "alpha_l1": metrics(0.5), "mixed_alpha10": metrics(0.75)}
+    lines = mixed_section(runs)
+    assert "Between the two on 7 of 7 metrics." in " ".join(lines)
+    rows = [line for line in lines if line.startswith("| SAD |")]
+    assert rows == ["| SAD | 1 | 0.75 | 0.5 | 50 % |"]
+    worse = mixed_section({**runs, "mixed_alpha10": metrics(1.25)})
+    assert "on 0 of 7" in " ".join(worse) and "| SAD | 1 | 1.25 | 0.5 | -50 % |" in worse
+    assert mixed_section({"known_ddc": metrics(1.0), "alpha_l1": metrics(0.5)}) == []

@@ -188,6 +188,40 @@ def test_batch_with_a_key_on_some_inputs_only_is_rejected():
         model([sample(32, 32, trimap=random_trimap(32, 32)), sample(32, 32)])
 
 
+def test_mixed_supervision_batch_stacks_each_label_with_placeholders_and_per_sample_masks():
+    criterion = RecordingCriterion()
+    model = tiny_model(criterion=criterion).train()
+    trimap, alpha = random_trimap(32, 30), torch.rand(1, 20, 32)
+    model(
+        [
+            sample(32, 30, trimap=trimap, label_kind="trimap"),
+            sample(20, 32, alpha=alpha, label_kind="alpha"),
+        ]
+    )
+    targets = criterion.calls[0][2]
+    assert targets["has_trimap"].tolist() == [True, False]
+    assert targets["has_alpha"].tolist() == [False, True]
+    assert torch.equal(targets["trimap"][0, :, :32, :30], trimap)
+    assert (targets["trimap"][1] == 0.5).all()  # no known pixel where a sample has no trimap
+    assert torch.equal(targets["alpha"][1, :, :20, :32], alpha) and (targets["alpha"][0] == 0).all()
+    model([sample(32, 32, alpha=torch.rand(1, 32, 32), label_kind="alpha")])
+    assert "trimap" not in criterion.calls[1][2]
+    assert criterion.calls[1][2]["has_trimap"].tolist() == [False]
+
+
+def test_mixed_supervision_inputs_must_name_a_label_they_carry():
+    model = tiny_model(criterion=RecordingCriterion()).train()
+    with pytest.raises(ValueError, match=r"\['label_kind'\] is 'alpha'"):
+        model([sample(32, 32, trimap=random_trimap(32, 32), label_kind="alpha")])
+    with pytest.raises(ValueError, match="'label_kind' is present in 1 of 2"):
+        model(
+            [
+                sample(32, 32, trimap=random_trimap(32, 32), label_kind="trimap"),
+                sample(32, 32, trimap=random_trimap(32, 32)),
+            ]
+        )
+
+
 # --- input validation ----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "item, message",

@@ -15,7 +15,7 @@ import pytest
 from detectron2.config import LazyConfig
 
 from alphafree_matting.data.toy_dataset import MARKER
-from alphafree_matting.evaluation.policy_report import POLICIES
+from alphafree_matting.evaluation.policy_report import PAPER_POLICIES, POLICIES
 from tools import reproduce_ablation
 from tools.reproduce_ablation import parse_args, run_overrides
 
@@ -69,6 +69,22 @@ def test_reuse_runs_keeps_only_a_finished_run_of_the_same_command_and_data(tmp_p
     assert json.loads((folder / reproduce_ablation.RUN_RECORD).read_text())["data"] == {
         "num_train": 7
     }
+
+
+def test_default_policies_are_the_papers_five_and_the_mixed_policy_is_opt_in():
+    assert (
+        parse_args([]).policies
+        == list(PAPER_POLICIES)
+        == [
+            "known_only",
+            "known_affinity",
+            "known_dc",
+            "known_ddc",
+            "alpha_l1",
+        ]
+    )
+    chosen = parse_args(["--policies", "known_ddc,mixed_alpha10,alpha_l1"]).policies
+    assert chosen == ["known_ddc", "mixed_alpha10", "alpha_l1"]
 
 
 def test_unknown_policy_is_rejected_with_the_choices(capsys):
