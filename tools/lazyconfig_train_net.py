@@ -7,8 +7,8 @@
     python tools/lazyconfig_train_net.py --config-file configs/am2k_ddc.py --num-gpus 8 --resume
 
 ``--num-gpus N`` starts N processes (detectron2's ``launch``); on a machine without CUDA they are
-CPU processes over gloo (set ``train.device=cpu``). The processes of a run (of all machines) wait
-``--startup-timeout`` seconds (default 600) for each other, logging which ranks are missing.
+CPU processes over gloo (set ``train.device=cpu``). The processes of a multi-machine (or CPU) run
+wait ``--startup-timeout`` seconds (default 600) for each other, logging which ranks are missing.
 
 The config provides ``model``, ``dataloader.{train,test,evaluator}``, ``optimizer``,
 ``lr_multiplier`` and ``train`` (see ``configs/common/train.py``). Nothing here knows about a

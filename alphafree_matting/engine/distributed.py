@@ -1,12 +1,13 @@
 """Multi-process training: detectron2's ``launch`` with a startup timeout that says who is missing,
 and a gloo path for machines without a GPU.
 
-A single-process run goes to detectron2's ``launch`` unchanged. A multi-process run starts its
-processes here (as detectron2 does: one per GPU, spawned; on a machine without CUDA, CPU
-processes over gloo, which detectron2 0.6's ``launch`` refuses). Before the process group is
-made, every process joins a rendezvous at ``dist_url`` that waits at most ``startup_timeout``
-(default 10 minutes, not the 30 minutes of the process group's timeout) and logs, on every
-rank, which ranks (and machines) it is still waiting for. Then each process sets up the state
+A single-process run and a single-machine GPU run go to detectron2's ``launch`` unchanged. A
+multi-machine run, and a multi-process run on a machine without CUDA (CPU processes over gloo,
+which detectron2 0.6's ``launch`` refuses), start their processes here (as detectron2 does: one
+per GPU, spawned). Before the process group is made, every process joins a rendezvous at
+``dist_url`` that waits at most ``startup_timeout`` (default 10 minutes, not the 30 minutes of the
+process group's timeout) and logs, on every rank, which ranks (and machines) it is still waiting
+for. Then each process sets up the state
 detectron2's workers set up: the default process group (NCCL on GPUs, gloo otherwise), the
 machine-local group of ``detectron2.utils.comm`` and a barrier. Everything detectron2 builds on
 that state (``comm`` helpers, per-rank seeding in ``default_setup``, the rank-sharded
@@ -312,8 +313,8 @@ def launch(
         start_method: how CPU processes start: ``"spawn"`` (as detectron2 starts GPU processes)
             or ``"fork"`` (POSIX; no new interpreter start-up, as the processes inherit the
             imported modules; each then runs single-threaded). GPU runs always spawn.
-        startup_timeout: how long the processes wait for each other to start; while they wait,
-            every rank logs which ranks (machines) are missing.
+        startup_timeout: how long the processes of a multi-machine or CPU run wait for each
+            other to start; while they wait, every rank logs which ranks (machines) are missing.
     """
     world_size = num_machines * num_gpus_per_machine
     if world_size == 1:
@@ -321,11 +322,9 @@ def launch(
         return
     if dist_url is None:
         raise ValueError("launch: several processes need a dist_url (e.g. 'auto')")
-    if dist_url == "auto":
-        if num_machines != 1:
-            raise ValueError("launch: dist_url='auto' works on a single machine only")
-        dist_url = f"tcp://127.0.0.1:{_free_local_port()}"
-    if urlparse(dist_url).scheme != "file":
+    if dist_url == "auto" and num_machines != 1:
+        raise ValueError("launch: dist_url='auto' works on a single machine only")
+    if dist_url != "auto" and urlparse(dist_url).scheme != "file":
         _store_address(dist_url)  # a URL the processes cannot meet at: fail before starting them
     if torch.cuda.is_available():
         if num_gpus_per_machine > torch.cuda.device_count():
@@ -333,9 +332,16 @@ def launch(
                 f"launch: {num_gpus_per_machine} processes per machine but this machine has "
                 f"{torch.cuda.device_count()} GPU(s)"
             )
+        if num_machines == 1:  # one machine's GPU processes start together: detectron2's launch
+            _detectron2_launch(
+                main_func, num_gpus_per_machine, dist_url=dist_url, args=args, timeout=timeout
+            )
+            return
         start_method = "spawn"  # CUDA does not survive fork
     else:
         logger.info("No CUDA: %d CPU processes per machine, gloo backend", num_gpus_per_machine)
+    if dist_url == "auto":
+        dist_url = f"tcp://127.0.0.1:{_free_local_port()}"
     mp.start_processes(
         _worker,
         nprocs=num_gpus_per_machine,

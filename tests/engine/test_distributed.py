@@ -240,6 +240,24 @@ def test_launch_of_cpu_processes_checks_the_rendezvous_before_starting(options, 
         launch(_worker, 2, args=("unused",), **options)
 
 
+@pytest.mark.parametrize("num_machines, to_detectron2", [(1, True), (2, False)])
+def test_gpu_runs_of_one_machine_go_to_detectron2s_launch(monkeypatch, num_machines, to_detectron2):
+    """Single-machine GPU runs use detectron2's launcher unchanged; multi-machine runs (whose
+    machines may start apart) get the rendezvous with the startup timeout."""
+    from alphafree_matting.engine import distributed
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(distributed, "_store_address", lambda url: ("127.0.0.1", 1))
+    monkeypatch.setattr(distributed, "_detectron2_launch", lambda *a, **k: calls.append("d2"))
+    monkeypatch.setattr(distributed.mp, "start_processes", lambda *a, **k: calls.append("own"))
+    launch(_worker, 2, num_machines=num_machines, dist_url="tcp://127.0.0.1:1", args=("x",))
+    assert calls == (["d2"] if to_detectron2 else ["own"])
+    with pytest.raises(ValueError, match="this machine has 2 GPU"):
+        launch(_worker, 3, dist_url="auto", args=("x",))
+
+
 def test_create_ddp_model_leaves_a_single_process_model_unwrapped():
     model = nn.Linear(2, 2)
     assert create_ddp_model(model, broadcast_buffers=False) is model
