@@ -19,7 +19,7 @@ from typing import Union
 import cv2
 import numpy as np
 
-from .evaluation.visualize import alpha_to_uint8
+from .conventions import alpha_to_uint8
 
 logger = logging.getLogger(__name__)
 

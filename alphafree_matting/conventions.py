@@ -1,5 +1,6 @@
 """Package-wide conventions, each defined once: trimap PNG values and their training targets,
-ImageNet input normalisation, and the ViT + decoder's size divisibility (32).
+alpha as 8-bit files store it, ImageNet input normalisation, and the ViT + decoder's size
+divisibility (32).
 """
 
 from typing import TypeVar
@@ -53,6 +54,12 @@ def target_to_trimap(target: np.ndarray) -> np.ndarray:
     trimap[target == 0.0] = TRIMAP_BACKGROUND
     trimap[target == 1.0] = TRIMAP_FOREGROUND
     return trimap
+
+
+def alpha_to_uint8(alpha: np.ndarray) -> np.ndarray:
+    """Float alpha of any shape to uint8 ``clip(round(alpha * 255), 0, 255)``."""
+    scaled = np.round(np.asarray(alpha, dtype=np.float64) * 255.0)
+    return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
 def known_mask(target: torch.Tensor) -> torch.Tensor:

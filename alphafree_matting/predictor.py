@@ -21,9 +21,9 @@ from detectron2.config import LazyConfig, instantiate
 from omegaconf import DictConfig
 
 from .checkpoint import load_model_weights
+from .conventions import alpha_to_uint8
 from .data.io import MattingDataError
 from .data.mapper import MattingDatasetMapper
-from .evaluation.visualize import alpha_to_uint8
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from alphafree_matting.compositing import (
     to_rgba,
     to_unit_float,
 )
-from alphafree_matting.evaluation.visualize import alpha_to_uint8
+from alphafree_matting.conventions import alpha_to_uint8
 
 
 def soft_disc_alpha(size: int = 64) -> np.ndarray:

@@ -43,6 +43,7 @@ from alphafree_matting.compositing import (
     parse_color,
     to_rgba,
 )
+from alphafree_matting.conventions import alpha_to_uint8
 from alphafree_matting.data.io import (
     IMAGE_EXTENSIONS,
     LABEL_EXTENSIONS,
@@ -50,7 +51,6 @@ from alphafree_matting.data.io import (
     read_image,
     write_png,
 )
-from alphafree_matting.evaluation.visualize import alpha_to_uint8
 from alphafree_matting.predictor import DEVICES, MattingPredictor
 
 MAX_EXIT_CODE = 255

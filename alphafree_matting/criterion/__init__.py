@@ -1,5 +1,6 @@
 """The training criterion: label losses, neighbour-consistency losses (DDC & co) and
-``TrimapCriterion`` composing them (see DESIGN.md section 2)."""
+``TrimapCriterion`` composing them; ``ddc_reference`` is the unfold formulation the tests check
+the fast losses against."""
 
 from .criterion import DEFAULT_LOSSES, LOSS_NAMES, TrimapCriterion
 from .ddc import affinity_loss, dc_loss, ddc_loss

@@ -24,7 +24,6 @@ from torch import nn
 from alphafree_matting.conventions import unknown_mask
 
 from .ddc import affinity_loss, dc_loss, ddc_loss
-from .ddc_reference import REFERENCE_LOSSES
 from .neighbours import check_border, resolve_neighbour_count, select_neighbours
 from .pixel_losses import alpha_l1_loss, check_map, known_bce_loss, known_loss
 
@@ -40,7 +39,6 @@ NEIGHBOUR_LOSSES = {"ddc": ddc_loss, "dc": dc_loss, "affinity": affinity_loss}
 LOSS_NAMES = tuple(LABEL_LOSSES) + tuple(NEIGHBOUR_LOSSES)
 """Every loss ``TrimapCriterion`` can compose."""
 REGIONS = ("whole", "unknown")
-IMPLEMENTATIONS = ("fast", "reference")
 DEFAULT_LOSSES = {"known": 1.0, "ddc": 10.0}
 """The paper's supervision: known loss + 10 x DDC."""
 
@@ -57,8 +55,6 @@ class TrimapCriterion(nn.Module):
         border: ``"zeros"`` (reference) or ``"exclude"`` (see ``criterion.neighbours``).
         region: centre pixels of the neighbour losses: ``"whole"`` image or ``"unknown"``
             trimap region only (Table 5 ablation).
-        implementation: ``"fast"`` (compact indices, custom autograd) or ``"reference"``
-            (the unfold formulation; slow, for checks).
         neighbour_on_alpha: in mixed batches, the neighbour losses also cover the alpha-labelled
             samples (default: only the trimap-labelled ones).
     """
@@ -70,7 +66,6 @@ class TrimapCriterion(nn.Module):
         k: Optional[int] = None,
         border: str = "zeros",
         region: str = "whole",
-        implementation: str = "fast",
         neighbour_on_alpha: bool = False,
     ):
         super().__init__()
@@ -92,25 +87,18 @@ class TrimapCriterion(nn.Module):
             raise ValueError("TrimapCriterion: every loss has weight 0; give one a weight > 0")
         if region not in REGIONS:
             raise ValueError(f"TrimapCriterion: region must be one of {REGIONS}, got {region!r}")
-        if implementation not in IMPLEMENTATIONS:
-            raise ValueError(
-                f"TrimapCriterion: implementation must be one of {IMPLEMENTATIONS}, "
-                f"got {implementation!r}"
-            )
         self.losses = losses  # weight-0 losses are left out: never computed
         self.window = window
         self.k = resolve_neighbour_count(window, k)
         self.border = check_border(border)
         self.region = region
-        self.implementation = implementation
         self.neighbour_on_alpha = bool(neighbour_on_alpha)
         self._warned_unused_alpha = False
 
     def extra_repr(self) -> str:
         return (
             f"losses={self.losses}, window={self.window}, k={self.k}, border={self.border!r}, "
-            f"region={self.region!r}, implementation={self.implementation!r}, "
-            f"neighbour_on_alpha={self.neighbour_on_alpha}"
+            f"region={self.region!r}, neighbour_on_alpha={self.neighbour_on_alpha}"
         )
 
     def forward(
@@ -124,7 +112,7 @@ class TrimapCriterion(nn.Module):
             targets: dict with ``trimap`` (B, 1, H, W) in {0, 0.5, 1} and/or ``alpha``
                 (B, 1, H, W), optional ``valid`` (B, 1, H, W) bool (False on padding), optional
                 ``neighbour_index`` + ``neighbour_distance`` (B, k, H, W) from
-                ``select_neighbours`` (used instead of re-selecting, fast implementation only),
+                ``select_neighbours`` (used instead of re-selecting),
                 optional ``has_trimap`` + ``has_alpha`` (B,) bool for mixed supervision (then
                 ``trimap`` / ``alpha`` may be absent when no sample has one).
 
@@ -153,7 +141,7 @@ class TrimapCriterion(nn.Module):
                 function, key, needs = LABEL_LOSSES[name]
                 value = function(alpha_pred, _target(targets, key, name, needs), chosen_valid)
             else:
-                if neighbours is None and self.implementation == "fast":
+                if neighbours is None:
                     neighbours = self._neighbours(image, targets, valid)
                 value = self._neighbour_loss(
                     name, alpha_pred, image, targets, valid, neighbours, chosen
@@ -201,8 +189,6 @@ class TrimapCriterion(nn.Module):
             chosen_map = _restrict(None, chosen, alpha_pred)
             mask = chosen_map if mask is None else mask & chosen_map
         options = dict(window=self.window, k=self.k, border=self.border, mask=mask, valid=valid)
-        if self.implementation == "reference":
-            return REFERENCE_LOSSES[name](image, alpha_pred, **options)
         return NEIGHBOUR_LOSSES[name](image, alpha_pred, neighbours=neighbours, **options)
 
     def _neighbours(self, image, targets, valid):

@@ -112,4 +112,4 @@ REFERENCE_LOSSES = {
     "dc": reference_dc_loss,
     "affinity": reference_affinity_loss,
 }
-"""Reference loss functions by name, for ``TrimapCriterion(implementation="reference")``."""
+"""Reference loss functions by name (the tests' and the benchmark's oracle)."""

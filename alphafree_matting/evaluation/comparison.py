@@ -12,10 +12,12 @@ from typing import Optional
 import numpy as np
 import torch
 
+from alphafree_matting.conventions import alpha_to_uint8
+
 from ..conventions import trimap_to_target, unknown_mask
 from ..criterion import ddc_loss, select_neighbours
 from ..data.io import read_alpha, read_image, read_trimap
-from .visualize import alpha_to_uint8, join_panels, with_title
+from .visualize import join_panels, with_title
 
 __all__ = [
     "PLOTTED_METRICS",

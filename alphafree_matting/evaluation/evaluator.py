@@ -13,7 +13,7 @@ from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 from tabulate import tabulate
 
-from alphafree_matting.conventions import target_to_trimap, trimap_to_target
+from alphafree_matting.conventions import alpha_to_uint8, target_to_trimap, trimap_to_target
 from alphafree_matting.data.io import (
     MattingDataError,
     read_alpha,
@@ -27,7 +27,7 @@ from alphafree_matting.evaluation.metrics import (
     matting_metrics,
     unknown_region_metrics,
 )
-from alphafree_matting.evaluation.visualize import alpha_to_uint8, make_grid
+from alphafree_matting.evaluation.visualize import make_grid
 
 logger = logging.getLogger(__name__)
 

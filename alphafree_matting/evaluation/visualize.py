@@ -6,7 +6,9 @@ from typing import Optional
 import cv2
 import numpy as np
 
-__all__ = ["alpha_to_uint8", "error_colormap", "join_panels", "make_grid", "with_title"]
+from alphafree_matting.conventions import alpha_to_uint8
+
+__all__ = ["error_colormap", "join_panels", "make_grid", "with_title"]
 
 TITLE_HEIGHT = 22
 """Height in pixels of the title bar above the panels."""
@@ -16,12 +18,6 @@ ERROR_COLORMAP = cv2.COLORMAP_INFERNO
 """OpenCV colour map of the error panel: black = no error, light yellow = |pred - gt| of 1."""
 _WHITE = 255
 _PLACEHOLDER_GRAY = 96
-
-
-def alpha_to_uint8(alpha: np.ndarray) -> np.ndarray:
-    """Float alpha of any shape to uint8 ``clip(round(alpha * 255), 0, 255)``."""
-    scaled = np.round(np.asarray(alpha, dtype=np.float64) * 255.0)
-    return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
 def error_colormap(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:

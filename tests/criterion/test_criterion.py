@@ -1,5 +1,6 @@
 """TrimapCriterion: composition and weights, config errors, missing targets, region, padding,
-precomputed neighbours, reference mode, degenerate trimaps, LazyConfig construction."""
+precomputed neighbours, equality with the reference formulation, degenerate trimaps, LazyConfig
+construction."""
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from alphafree_matting.criterion import (
     pad_neighbours,
     select_neighbours,
 )
+from alphafree_matting.criterion.ddc_reference import REFERENCE_LOSSES
 
 WINDOW = 5
 
@@ -67,8 +69,6 @@ def test_unknown_loss_name_and_bad_options_fail_at_construction():
         TrimapCriterion(losses={"ddc": "ten"})
     with pytest.raises(ValueError, match="region must be one of"):
         TrimapCriterion(region="fg")
-    with pytest.raises(ValueError, match="implementation must be one of"):
-        TrimapCriterion(implementation="cuda")
     with pytest.raises(ValueError, match="window must be a positive odd integer"):
         TrimapCriterion(window=10)
 
@@ -137,20 +137,23 @@ def test_precomputed_neighbours_from_workers_are_used():
         criterion(alpha, image, targets)
 
 
-def test_reference_implementation_gives_the_same_losses_and_gradients():
+def test_losses_and_gradients_equal_the_reference_formulation():
+    """The criterion's fast neighbour losses against the unfold reference (ddc_reference)."""
     image, alpha, _, valid = random_batch((2, 3, 9, 10), seed=7, valid_rows=6)
     targets = {"trimap": trimap_like(alpha, seed=7), "valid": valid}
-    losses = {"known": 1.0, "ddc": 10.0, "dc": 1.0, "affinity": 1.0}
-    results = {}
-    for implementation in ("fast", "reference"):
-        leaf = alpha.clone().requires_grad_(True)
-        criterion = TrimapCriterion(losses=losses, window=WINDOW, implementation=implementation)
-        values = criterion(leaf, image, targets)
-        sum(values.values()).backward()
-        results[implementation] = ({k: v.item() for k, v in values.items()}, leaf.grad)
-    for name, value in results["reference"][0].items():
-        assert results["fast"][0][name] == pytest.approx(value, rel=1e-5), name
-    torch.testing.assert_close(results["fast"][1], results["reference"][1], rtol=1e-5, atol=1e-8)
+    weights = {"known": 1.0, "ddc": 10.0, "dc": 1.0, "affinity": 1.0}
+    fast_alpha = alpha.clone().requires_grad_(True)
+    fast = TrimapCriterion(losses=weights, window=WINDOW)(fast_alpha, image, targets)
+    sum(fast.values()).backward()
+    reference_alpha = alpha.clone().requires_grad_(True)
+    reference = {"loss_known": known_loss(reference_alpha, targets["trimap"], valid)}
+    for name in ("ddc", "dc", "affinity"):
+        value = REFERENCE_LOSSES[name](image, reference_alpha, window=WINDOW, valid=valid)
+        reference[f"loss_{name}"] = weights[name] * value
+    sum(reference.values()).backward()
+    for name, value in reference.items():
+        assert fast[name].item() == pytest.approx(value.item(), rel=1e-5), name
+    torch.testing.assert_close(fast_alpha.grad, reference_alpha.grad, rtol=1e-5, atol=1e-8)
 
 
 @pytest.mark.parametrize("trimap_value", [0.0, 1.0, 0.5])
