@@ -23,7 +23,7 @@ from torch import nn
 
 from alphafree_matting.conventions import unknown_mask
 
-from .ddc import affinity_loss, dc_loss, ddc_loss
+from .ddc import check_neighbours, neighbour_loss
 from .neighbours import check_border, resolve_neighbour_count, select_neighbours
 from .pixel_losses import alpha_l1_loss, check_map, known_bce_loss, known_loss
 
@@ -35,8 +35,8 @@ LABEL_LOSSES = {
     "known_bce": (known_bce_loss, "trimap", "trimaps or masks (trimap_file_name)"),
     "alpha_l1": (alpha_l1_loss, "alpha", "ground-truth alphas (alpha_file_name)"),
 }
-NEIGHBOUR_LOSSES = {"ddc": ddc_loss, "dc": dc_loss, "affinity": affinity_loss}
-LOSS_NAMES = tuple(LABEL_LOSSES) + tuple(NEIGHBOUR_LOSSES)
+NEIGHBOUR_LOSSES = ("ddc", "dc", "affinity")  # criterion.ddc.neighbour_loss(name, ...)
+LOSS_NAMES = tuple(LABEL_LOSSES) + NEIGHBOUR_LOSSES
 """Every loss ``TrimapCriterion`` can compose."""
 REGIONS = ("whole", "unknown")
 DEFAULT_LOSSES = {"known": 1.0, "ddc": 10.0}
@@ -94,6 +94,7 @@ class TrimapCriterion(nn.Module):
         self.region = region
         self.neighbour_on_alpha = bool(neighbour_on_alpha)
         self._warned_unused_alpha = False
+        self._checked_neighbours = False  # precomputed neighbours: value check on the first batch
 
     def extra_repr(self) -> str:
         return (
@@ -119,10 +120,11 @@ class TrimapCriterion(nn.Module):
         Returns:
             ``{"loss_<name>": weight * loss}``, float32 scalars.
         """
-        if alpha_pred.dim() != 4 or alpha_pred.shape[1] != 1:
+        image_shape = (alpha_pred.shape[0], 3, *alpha_pred.shape[2:])
+        if alpha_pred.dim() != 4 or alpha_pred.shape[1] != 1 or image.shape != image_shape:
             raise ValueError(
-                f"TrimapCriterion: alpha_pred must have shape (B, 1, H, W), "
-                f"got {tuple(alpha_pred.shape)}"
+                f"TrimapCriterion: alpha_pred must have shape (B, 1, H, W) and image "
+                f"(B, 3, H, W); got {tuple(alpha_pred.shape)} and {tuple(image.shape)}"
             )
         valid = targets.get("valid")
         if valid is not None:
@@ -189,7 +191,7 @@ class TrimapCriterion(nn.Module):
             chosen_map = _restrict(None, chosen, alpha_pred)
             mask = chosen_map if mask is None else mask & chosen_map
         options = dict(window=self.window, k=self.k, border=self.border, mask=mask, valid=valid)
-        return NEIGHBOUR_LOSSES[name](image, alpha_pred, neighbours=neighbours, **options)
+        return neighbour_loss(name, image, alpha_pred, neighbours=neighbours, **options)
 
     def _neighbours(self, image, targets, valid):
         """The batch's precomputed neighbours if present, else freshly selected ones."""
@@ -210,6 +212,9 @@ class TrimapCriterion(nn.Module):
                 f"shape {tuple(index.shape)} for images {tuple(image.shape)}; give the mapper's "
                 "NeighbourSelection the criterion's window, k and border"
             )
+        if not self._checked_neighbours:  # a window mismatch is the same in every batch
+            check_neighbours((index, distance), image[:, :1], self.window, self.k)
+            self._checked_neighbours = True
         return index, distance
 
 

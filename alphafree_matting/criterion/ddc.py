@@ -264,8 +264,7 @@ def check_neighbours(neighbours: Neighbours, alpha: torch.Tensor, window: int, k
         )
 
 
-def _neighbour_loss(
-    name: str,
+def check_neighbour_inputs(
     image: Optional[torch.Tensor],
     alpha: torch.Tensor,
     window: int,
@@ -274,27 +273,46 @@ def _neighbour_loss(
     mask: Optional[torch.Tensor],
     valid: Optional[torch.Tensor],
     neighbours: Optional[Neighbours],
-) -> torch.Tensor:
+) -> int:
+    """Raise a ValueError unless the arguments of a neighbour loss fit together; return k."""
     k = resolve_neighbour_count(window, k)
     check_border(border)
     if alpha.dim() != 4 or alpha.shape[1] != 1:
         raise ValueError(f"alpha must have shape (B, 1, H, W), got {tuple(alpha.shape)}")
-    centre_mask = torch.ones_like(alpha, dtype=torch.bool)
     for map_name, value in (("mask", mask), ("valid", valid)):
         if value is not None:
             check_map(value, alpha, map_name, torch.bool)
+    if neighbours is not None:
+        check_neighbours(neighbours, alpha, window, k)
+    elif image is None or tuple(image.shape) != (alpha.shape[0], 3, *alpha.shape[2:]):
+        shape = None if image is None else tuple(image.shape)
+        raise ValueError(
+            f"image must have shape (B, 3, H, W) matching alpha {tuple(alpha.shape)}, got {shape}"
+        )
+    return k
+
+
+def neighbour_loss(
+    name: str,
+    image: Optional[torch.Tensor],
+    alpha: torch.Tensor,
+    *,
+    window: int,
+    k: int,
+    border: str,
+    mask: Optional[torch.Tensor] = None,
+    valid: Optional[torch.Tensor] = None,
+    neighbours: Optional[Neighbours] = None,
+) -> torch.Tensor:
+    """The neighbour loss ``name`` ("ddc", "dc" or "affinity") of arguments already checked
+    (:func:`check_neighbour_inputs`; ``k`` resolved): the criterion's unchecked hot path."""
+    centre_mask = torch.ones_like(alpha, dtype=torch.bool)
+    for value in (mask, valid):
+        if value is not None:
             centre_mask = centre_mask & value
     with float32_math(alpha):
         if neighbours is None:
-            if image is None or tuple(image.shape) != (alpha.shape[0], 3, *alpha.shape[2:]):
-                shape = None if image is None else tuple(image.shape)
-                raise ValueError(
-                    f"image must have shape (B, 3, H, W) matching alpha {tuple(alpha.shape)}, "
-                    f"got {shape}"
-                )
             neighbours = select_neighbours(image, window=window, k=k, border=border, valid=valid)
-        else:
-            check_neighbours(neighbours, alpha, window, k)
         neighbour_index, neighbour_distance = neighbours
         alpha = alpha.float()
         if valid is not None:
@@ -342,7 +360,9 @@ def _public_loss(name: str, summary: str):
         valid: Optional[torch.Tensor] = None,
         neighbours: Optional[Neighbours] = None,
     ) -> torch.Tensor:
-        return _neighbour_loss(name, image, alpha, window, k, border, mask, valid, neighbours)
+        options = dict(window=window, border=border, mask=mask, valid=valid, neighbours=neighbours)
+        k = check_neighbour_inputs(image, alpha, k=k, **options)
+        return neighbour_loss(name, image, alpha, k=k, **options)
 
     loss.__name__ = loss.__qualname__ = f"{name}_loss"
     loss.__doc__ = summary + _SIGNATURE_DOC

@@ -98,8 +98,14 @@ def _check_map(index: int, item: dict[str, Any], key: str, channels: int, hw: tu
     return value
 
 
-def check_input(index: int, item: dict[str, Any], *, need_trimap: bool) -> tuple[int, int]:
-    """Validate one model input dict; return its (H, W). Raises ValueError naming the key."""
+def check_input(
+    index: int, item: dict[str, Any], *, need_trimap: bool, check_values: bool = True
+) -> tuple[int, int]:
+    """Validate one model input dict; return its (H, W). Raises ValueError naming the key.
+
+    ``check_values``: also check the image range and the trimap levels (a pass over the data;
+    evaluation does, training trusts the mapper, which builds both from the files).
+    """
     if not isinstance(item, dict) or "image" not in item:
         raise ValueError(f"batched_inputs[{index}] must be a dict with an 'image' tensor (3, H, W)")
     image = item["image"]
@@ -115,12 +121,13 @@ def check_input(index: int, item: dict[str, Any], *, need_trimap: bool) -> tuple
             f"{_describe(index, item)}['image'] must be a float tensor (3, H, W), RGB in [0, 1]; "
             f"got {shape} of dtype {dtype}"
         )
-    low, high = torch.aminmax(image.detach())
-    if low < 0 or high > 1:
-        raise ValueError(
-            f"{_describe(index, item)}['image'] has values in [{low:.3g}, {high:.3g}]; the model "
-            "expects RGB in [0, 1] (divide 8-bit images by 255 in the mapper)"
-        )
+    if check_values:
+        low, high = torch.aminmax(image.detach())
+        if low < 0 or high > 1:
+            raise ValueError(
+                f"{_describe(index, item)}['image'] has values in [{low:.3g}, {high:.3g}]; the "
+                "model expects RGB in [0, 1] (divide 8-bit images by 255 in the mapper)"
+            )
     hw = (image.shape[1], image.shape[2])
     if need_trimap and "trimap" not in item:
         raise ValueError(
@@ -130,6 +137,7 @@ def check_input(index: int, item: dict[str, Any], *, need_trimap: bool) -> tuple
         )
     if "trimap" in item:
         trimap = _check_map(index, item, "trimap", 1, hw)
+    if "trimap" in item and check_values:
         is_level = torch.zeros_like(trimap, dtype=torch.bool)
         for level in _TRIMAP_VALUES:
             is_level |= trimap == level
@@ -267,7 +275,7 @@ class MattingModel(nn.Module):
                 f"{type(self).__name__} expects a non-empty list of dicts (one per image)"
             )
         return [
-            check_input(i, item, need_trimap=self.trimap_input)
+            check_input(i, item, need_trimap=self.trimap_input, check_values=not self.training)
             for i, item in enumerate(batched_inputs)
         ]
 

@@ -137,6 +137,21 @@ def test_precomputed_neighbours_from_workers_are_used():
         criterion(alpha, image, targets)
 
 
+def test_neighbours_of_a_larger_window_are_an_error_at_the_first_batch():
+    """The mapper's NeighbourSelection and the criterion disagree on the window: same k, so the
+    shapes fit; the offsets' range is checked once (the mismatch is the same in every batch)."""
+    image, alpha, _, _ = random_batch((1, 3, 8, 9), seed=6)
+    index, distance = select_neighbours(image, window=7, k=3)
+    criterion = TrimapCriterion(losses={"ddc": 1.0}, window=3)
+    targets = {
+        "trimap": trimap_like(alpha),
+        "neighbour_index": index,
+        "neighbour_distance": distance,
+    }
+    with pytest.raises(ValueError, match="selected with a larger window"):
+        criterion(alpha, image, targets)
+
+
 def test_losses_and_gradients_equal_the_reference_formulation():
     """The criterion's fast neighbour losses against the unfold reference (ddc_reference)."""
     image, alpha, _, valid = random_batch((2, 3, 9, 10), seed=7, valid_rows=6)
