@@ -1,10 +1,9 @@
 """Shared test fixtures: the shared data folder (golden metrics, real images), tools as modules,
 tiny matting samples, miniature AM-2K / P3M-10K / toy dataset trees and a toy COCO file."""
 
-import importlib.util
+import importlib
 import json
 import os
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,14 +20,8 @@ SHARED_DIR = Path(os.environ.get("ALPHAFREE_SHARED_DIR", REPO / ".." / "shared")
 
 
 def load_tool(name: str):
-    """Import ``tools/<name>.py`` as the module ``name`` (registered, so that its functions
-    pickle for multiprocessing)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """The module ``tools.<name>`` (the tools are a package, importable from the repository)."""
+    return importlib.import_module(f"tools.{name}")
 
 
 def make_alpha(height: int, width: int, seed: int = 0) -> np.ndarray:

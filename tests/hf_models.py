@@ -2,7 +2,8 @@
 the size of ``tiny_model``'s, and the ViTMatte-S layout of the released hustvl checkpoints."""
 
 import torch
-from tiny_model import TINY_BACKBONE, TINY_DECODER
+
+from tests.tiny_model import TINY_BACKBONE, TINY_DECODER
 
 VITMATTE_S_BACKBONE = dict(
     image_size=512,

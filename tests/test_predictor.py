@@ -10,11 +10,11 @@ import torch
 from detectron2.config import LazyConfig, instantiate
 from detectron2.evaluation import inference_on_dataset
 from PIL import Image
-from tiny_model import write_tiny_model
 
 from alphafree_matting.checkpoint import load_model_weights
 from alphafree_matting.data import MattingDataError, read_image, register_matting_folder
 from alphafree_matting.predictor import MattingPredictor, resolve_device
+from tests.tiny_model import write_tiny_model
 
 
 @pytest.fixture(scope="module")

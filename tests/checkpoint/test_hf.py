@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 import torch
 from detectron2.config import LazyConfig, instantiate
-from hf_models import VITMATTE_S_BACKBONE, hf_vitmatte, tiny_hf_vitmatte
-from test_convert import vitmatte
 
 from alphafree_matting.checkpoint import (
     CheckpointLoadError,
@@ -21,6 +19,8 @@ from alphafree_matting.checkpoint import (
 )
 from alphafree_matting.checkpoint.hf_export import hf_processor_config, save_hf_vitmatte
 from alphafree_matting.conventions import target_to_trimap
+from tests.checkpoint.test_convert import vitmatte
+from tests.hf_models import VITMATTE_S_BACKBONE, hf_vitmatte, tiny_hf_vitmatte
 from tools.convert_pretrained import TRIMAP_VITMATTE_CONFIG
 from tools.convert_pretrained import main as convert_main
 

@@ -5,7 +5,6 @@ construction."""
 import pytest
 import torch
 import torch.nn.functional as F
-from criterion_batches import random_batch
 
 from alphafree_matting.criterion import (
     LOSS_NAMES,
@@ -17,6 +16,7 @@ from alphafree_matting.criterion import (
     select_neighbours,
 )
 from alphafree_matting.criterion.ddc_reference import REFERENCE_LOSSES
+from tests.criterion.criterion_batches import random_batch
 
 WINDOW = 5
 

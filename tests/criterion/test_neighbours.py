@@ -6,10 +6,10 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from criterion_batches import random_batch
 
 import alphafree_matting.criterion.neighbours as neighbours_module
 from alphafree_matting.criterion import NO_NEIGHBOUR, pad_neighbours, select_neighbours
+from tests.criterion.criterion_batches import random_batch
 
 
 def unfold_topk(image, window, k, border):

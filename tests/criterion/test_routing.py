@@ -6,9 +6,9 @@ import logging
 
 import pytest
 import torch
-from criterion_batches import random_batch
 
 from alphafree_matting.criterion import TrimapCriterion
+from tests.criterion.criterion_batches import random_batch
 
 HAS_ALPHA = torch.tensor([True, False, True, False])
 

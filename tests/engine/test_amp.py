@@ -7,9 +7,9 @@ import warnings
 import pytest
 import torch
 from detectron2.engine import AMPTrainer, SimpleTrainer
-from tiny_training import TINY_DEPTH, tiny_vitmatte, training_batch
 
 from alphafree_matting.engine import CPUAutocastTrainer, build_trainer, get_param_groups
+from tests.engine.tiny_training import TINY_DEPTH, tiny_vitmatte, training_batch
 
 
 def make_optimizer(model, lr=1e-3):

@@ -29,7 +29,6 @@ from detectron2.engine import default_setup
 from detectron2.layers import NaiveSyncBatchNorm
 from detectron2.utils import comm
 from omegaconf import OmegaConf
-from tiny_training import TINY_DEPTH, tiny_vitmatte, training_batch
 from torch import nn
 
 from alphafree_matting.data.toy_dataset import make_toy_dataset
@@ -41,6 +40,7 @@ from alphafree_matting.engine import (
     launch,
 )
 from alphafree_matting.engine.distributed import _set_detectron2_local_process_group, rendezvous
+from tests.engine.tiny_training import TINY_DEPTH, tiny_vitmatte, training_batch
 
 pytestmark = pytest.mark.skipif(
     torch.cuda.is_available(), reason="checks the CPU (gloo) path; with CUDA, launch uses NCCL"

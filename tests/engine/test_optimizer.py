@@ -10,9 +10,9 @@ from detectron2.engine import SimpleTrainer, hooks
 from detectron2.solver import WarmupParamScheduler
 from detectron2.solver.build import get_default_optimizer_params
 from fvcore.common.param_scheduler import MultiStepParamScheduler
-from tiny_training import TINY_DEPTH, tiny_vitmatte, training_batch
 
 from alphafree_matting.engine import get_param_groups, vit_lr_decay_factor
+from tests.engine.tiny_training import TINY_DEPTH, tiny_vitmatte, training_batch
 
 RATE = 0.65
 

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from project_runs import PROJECTS, REPO
+
+from tests.projects.project_runs import PROJECTS, REPO
 
 PROJECT_FILES = sorted(PROJECTS.rglob("*.py"))
 PROJECT_NAMES = re.compile(

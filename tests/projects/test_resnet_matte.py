@@ -10,13 +10,13 @@ import torch
 import torchvision
 from detectron2.config import LazyConfig, instantiate
 from detectron2.modeling.backbone import BasicStem, ResNet
-from project_runs import PROJECTS, TINY_TRAIN, metrics_records, run_train_net
 from resnet_matte import convert_torchvision_resnet
 from torch import nn
 
 from alphafree_matting.checkpoint import load_pretrained
 from alphafree_matting.conventions import UNKNOWN_TARGET
 from alphafree_matting.modeling import MattingModel
+from tests.projects.project_runs import PROJECTS, TINY_TRAIN, metrics_records, run_train_net
 
 PROJECT = PROJECTS / "ResNetMatte"
 

@@ -5,11 +5,11 @@ import pytest
 import torch
 from detectron2.config import LazyConfig, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
-from project_runs import PROJECTS, TINY_TRAIN, metrics_records, run_train_net
 
 from alphafree_matting.checkpoint import load_pretrained
 from alphafree_matting.evaluation import UNKNOWN_REGION_KEYS
 from alphafree_matting.modeling import ViTMatte
+from tests.projects.project_runs import PROJECTS, TINY_TRAIN, metrics_records, run_train_net
 
 CONFIGS = PROJECTS / "TrimapViTMatte" / "configs"
 EXPERIMENTS = ("toy_ddc", "toy_alpha", "am2k_ddc", "am2k_alpha")

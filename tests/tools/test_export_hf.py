@@ -3,9 +3,9 @@ from_pretrained loads with no missing key and that predicts the same alpha."""
 
 import pytest
 import torch
-from tiny_model import write_tiny_model
 
 from alphafree_matting.predictor import MattingPredictor
+from tests.tiny_model import write_tiny_model
 from tools.export_hf import main as export_main
 
 transformers = pytest.importorskip("transformers")

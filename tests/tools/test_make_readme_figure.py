@@ -1,7 +1,6 @@
 """tools/make_readme_figure.py: the README picture stacks the demo's evaluation grids, and the
 committed picture is what the documented command makes of the demo's validation images."""
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +11,10 @@ from detectron2.evaluation import inference_on_dataset
 from alphafree_matting.data import read_image, write_png
 from alphafree_matting.data.toy_dataset import make_toy_dataset
 from alphafree_matting.evaluation.visualize import SEPARATOR_WIDTH, TITLE_HEIGHT, make_grid
+from tests.tiny_model import tiny_config
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED_FIGURE = REPO / "docs" / "images" / "demo_ddc.png"
-sys.path.insert(0, str(REPO / "tests"))
-from tiny_model import tiny_config  # noqa: E402
 
 TOY_SIZE = 128  # tools/make_toy_dataset.py's default, what `make demo` trains and evaluates on
 COMPARED_PANELS = {0: "image", 1: "trimap", 3: "GT"}  # the panels that do not depend on training

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.tiny_model import write_tiny_model
+
 REPO = Path(__file__).resolve().parents[2]
 PREDICT = REPO / "tools" / "predict.py"
-sys.path.insert(0, str(REPO / "tests"))
-from tiny_model import write_tiny_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
