@@ -41,37 +41,6 @@ def parse_args(argv=None):
 
 
 # --- worker: runs in a fresh process, prints one JSON line ------------------------------------
-def _status_bytes(field: str) -> int:
-    """A memory field of /proc/self/status (Linux), in bytes."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise OSError(f"{field} not in /proc/self/status")
-
-
-def _cpu_peak_meter():
-    """(description, baseline bytes, function returning the peak RSS in bytes since now).
-
-    VmHWM reset through /proc/self/clear_refs (Linux >= 4.0), else this fresh process's ru_maxrss.
-    """
-    try:
-        baseline = _status_bytes("VmRSS")
-    except OSError:
-        return "unavailable (no /proc/self/status)", 0, lambda: 0
-    try:
-        with open("/proc/self/clear_refs", "w") as clear_refs:
-            clear_refs.write("5")
-        return "peak RSS (VmHWM) growth, fresh process", baseline, lambda: _status_bytes("VmHWM")
-    except OSError:
-        import resource
-
-        def max_rss():
-            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-        return "peak RSS (ru_maxrss) growth, fresh process", baseline, max_rss
-
-
 def _loss_function(name):
     from alphafree_matting.criterion import ddc_loss
     from alphafree_matting.criterion.ddc_reference import reference_ddc_loss
@@ -84,6 +53,8 @@ def _loss_function(name):
 
 def run_worker(args) -> dict:
     import torch
+
+    from alphafree_matting.utils import PeakMemory
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -105,16 +76,10 @@ def run_worker(args) -> dict:
     forward_backward(image[:1, :, :8, :8], alpha_init[:1, :, :8, :8])
 
     synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    if device.type == "cuda":
-        memory_method = "CUDA max_memory_allocated minus allocated before"
-        torch.cuda.reset_peak_memory_stats()
-        baseline = torch.cuda.memory_allocated()
-        peak = torch.cuda.max_memory_allocated
-    else:
-        memory_method, baseline, peak = _cpu_peak_meter()
+    meter = PeakMemory(device)
+    meter.reset()
     loss = forward_backward()
-    synchronize()
-    extra = peak() - baseline
+    extra = meter.extra_bytes()
 
     times = []
     for _ in range(max(1, args.repeats)):
@@ -128,8 +93,8 @@ def run_worker(args) -> dict:
         "loss": loss,
         "seconds": statistics.median(times),
         "all_seconds": times,
-        "extra_bytes": max(0, extra),
-        "memory_method": memory_method,
+        "extra_bytes": extra,
+        "memory_method": meter.method,
         "threads": torch.get_num_threads(),
     }
 

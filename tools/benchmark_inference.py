@@ -52,37 +52,6 @@ def parse_args(argv=None):
 
 
 # --- worker: runs in a fresh process, prints one JSON line ------------------------------------
-def _status_bytes(field: str) -> int:
-    """A memory field of /proc/self/status (Linux), in bytes."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise OSError(f"{field} not in /proc/self/status")
-
-
-def _peak_meter(device):
-    """(description, function resetting the peak and returning the baseline, function giving
-    the peak since), in bytes."""
-    import torch
-
-    if device.type == "cuda":
-
-        def reset():
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            return torch.cuda.memory_allocated()
-
-        return "CUDA max_memory_allocated growth", reset, torch.cuda.max_memory_allocated
-
-    def reset():
-        with open("/proc/self/clear_refs", "w") as clear_refs:
-            clear_refs.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
-        return _status_bytes("VmRSS")
-
-    return "peak RSS (VmHWM) growth, fresh process", reset, lambda: _status_bytes("VmHWM")
-
-
 def build_model(args, device):
     """ViTMatte-S (configs/common/model.py), seeded random weights, eval mode."""
     import torch
@@ -103,6 +72,8 @@ def build_model(args, device):
 def run_worker(args) -> dict:
     import numpy as np
     import torch
+
+    from alphafree_matting.utils import PeakMemory
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -126,13 +97,13 @@ def run_worker(args) -> dict:
         forward(mode, {"image": image[:, :64, :64].clone()})
     result = {"size": size, "threads": torch.get_num_threads()}
     if args.worker == "memory":
-        method, reset, peak = _peak_meter(device)
-        baseline = reset()
+        meter = PeakMemory(device)
+        meter.reset()
         alpha, seconds = forward(args.mode, {"image": image})
-        extra = peak() - baseline
+        extra = meter.extra_bytes()
         np.save(args.alpha_file, alpha.cpu().numpy()[0])
         result.update(
-            mode=args.mode, seconds=seconds, extra_bytes=max(0, extra), memory_method=method
+            mode=args.mode, seconds=seconds, extra_bytes=extra, memory_method=meter.method
         )
     else:
         times = {mode: [] for mode in MODES}
