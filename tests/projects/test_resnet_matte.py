@@ -16,6 +16,7 @@ from torch import nn
 from alphafree_matting.checkpoint import load_pretrained
 from alphafree_matting.conventions import UNKNOWN_TARGET
 from alphafree_matting.modeling import MattingModel
+from tests.modeling.test_bounded_inference import predict
 from tests.projects.project_runs import PROJECTS, TINY_TRAIN, metrics_records, run_train_net
 
 PROJECT = PROJECTS / "ResNetMatte"
@@ -249,11 +250,8 @@ def test_bounded_inference_gives_the_plain_alpha_on_odd_sizes(size):
         model.inference_memory_mb = 0.05
         image = {"image": torch.rand(3, *size, generator=torch.Generator().manual_seed(0))}
         reports = []
-        with torch.no_grad():
-            model.bounded_inference = False
-            plain = model([image])[0]["alpha"]
-            model.bounded_inference = True
-            bounded = model.inference([image], progress=lambda *r: reports.append(r))[0]["alpha"]
+        plain = predict(model, image, bounded=False)
+        bounded = predict(model, image, bounded=True, progress=lambda *r: reports.append(r))
     finally:
         torch.set_num_threads(threads)
     assert plain.std() > 0.05
@@ -269,9 +267,6 @@ def test_bounded_inference_keeps_the_plain_path_for_group_norm():
     model.inference_memory_mb = 0.01
     image = {"image": torch.rand(3, 40, 50)}
     reports = []
-    with torch.no_grad():
-        model.bounded_inference = False
-        plain = model([image])[0]["alpha"]
-        model.bounded_inference = True
-        bounded = model.inference([image], progress=lambda *r: reports.append(r))[0]["alpha"]
+    plain = predict(model, image, bounded=False)
+    bounded = predict(model, image, bounded=True, progress=lambda *r: reports.append(r))
     assert torch.equal(bounded, plain) and not reports  # GroupNorm is not row-wise
