@@ -73,6 +73,9 @@ def unknown_mask(target: torch.Tensor) -> torch.Tensor:
 
 
 # --- model input -----------------------------------------------------------------------------
+LABEL_KIND_KEY = "label_kind"
+"""Input-dict key of a mixed-supervision training sample's label: ``"trimap"`` or ``"alpha"``."""
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 """RGB mean of ImageNet, for images scaled to [0, 1]."""
 IMAGENET_STD = (0.229, 0.224, 0.225)

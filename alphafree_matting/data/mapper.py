@@ -16,6 +16,7 @@ import torch
 from detectron2.data import transforms as T
 
 from ..conventions import (
+    LABEL_KIND_KEY,
     TRIMAP_BACKGROUND,
     TRIMAP_FOREGROUND,
     UNKNOWN_TARGET,
@@ -243,7 +244,7 @@ class MattingDatasetMapper:
             "valid": _tensor(valid).bool(),
         }
         if self.label == PER_SAMPLE:
-            out["label_kind"] = "alpha" if label == "alpha" else "trimap"
+            out[LABEL_KIND_KEY] = "alpha" if label == "alpha" else "trimap"
         if trimap is not None:
             target = trimap_to_target(aug_input.trimap)
             target[valid == 0] = UNKNOWN_TARGET  # padding is never a known label

@@ -5,11 +5,9 @@ decoder (``decoder(features, inputs) -> alpha``) plug into it, so other matting 
 data path, criterion and evaluator by configuration alone. :class:`ViTMatte` is the
 paper's instance.
 
-Model input (one dict per image, detectron2 style): ``image`` float (3, H, W) RGB in [0, 1];
-training dicts add ``trimap`` (1, H, W) in {0, 0.5, 1} and/or ``alpha`` (1, H, W) in [0, 1],
-optionally ``valid`` bool (1, H, W) and ``neighbour_index``. Trimap-input models need ``trimap``
-in evaluation too. Mixed supervision: when every training dict carries ``label_kind``
-(``"trimap"`` or ``"alpha"``), a batch may mix dicts with a ``trimap`` and dicts with an ``alpha``.
+Model input: one dict per image (:mod:`.inputs`). Trimap-input models need ``trimap`` in
+evaluation too. Mixed supervision: when every training dict carries ``label_kind`` (``"trimap"``
+or ``"alpha"``), a batch may mix dicts with a ``trimap`` and dicts with an ``alpha``.
 
 * train: returns ``criterion(alpha_pred, image, targets)``, a dict of weighted scalar losses.
 * eval: returns ``[{"alpha": (1, H, W) in [0, 1]}]``, one per input, at the input's size.
@@ -34,11 +32,13 @@ from torch import nn
 from ..conventions import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    LABEL_KIND_KEY,
     SIZE_DIVISIBILITY,
     UNKNOWN_TARGET,
     padded_size,
 )
 from ..criterion.neighbours import NO_NEIGHBOUR
+from .inputs import LABEL_TARGETS, check_input
 from .tiling import TileBudget
 
 logger = logging.getLogger(__name__)
@@ -48,10 +48,6 @@ __all__ = ["MattingModel", "MattingBatch", "check_input", "pad_and_stack"]
 TARGET_KEYS = ("trimap", "alpha", "valid", "neighbour_index", "neighbour_distance")
 """Keys of the input dicts that are passed to the criterion (when present)."""
 
-_TRIMAP_VALUES = (0.0, UNKNOWN_TARGET, 1.0)
-LABEL_KIND_KEY = "label_kind"
-"""Per-sample label kind of mixed-supervision training dicts: ``"trimap"`` or ``"alpha"``."""
-_LABEL_TARGETS = ("trimap", "alpha")
 _NO_MAP = torch.zeros((1, 0, 0))  # a mixed batch's missing label: pad_and_stack fills it
 
 
@@ -75,88 +71,6 @@ class MattingBatch:
     images: torch.Tensor
     targets: dict[str, torch.Tensor]
     image_sizes: list[tuple[int, int]]
-
-
-def _describe(index: int, item: dict[str, Any]) -> str:
-    name = item.get("file_name", item.get("image_id"))
-    return f"batched_inputs[{index}]" + (f" ({name})" if name is not None else "")
-
-
-def _check_map(index: int, item: dict[str, Any], key: str, channels: int, hw: tuple[int, int]):
-    value = item[key]
-    if (
-        not isinstance(value, torch.Tensor)
-        or value.dim() != 3
-        or value.shape[0] != channels
-        or (tuple(value.shape[1:]) != hw)
-    ):
-        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-        raise ValueError(
-            f"{_describe(index, item)}['{key}'] must be a tensor of shape ({channels}, {hw[0]}, "
-            f"{hw[1]}) matching 'image'; got {shape}"
-        )
-    return value
-
-
-def check_input(
-    index: int, item: dict[str, Any], *, need_trimap: bool, check_values: bool = True
-) -> tuple[int, int]:
-    """Validate one model input dict; return its (H, W). Raises ValueError naming the key.
-
-    ``check_values``: also check the image range and the trimap levels (a pass over the data;
-    evaluation does, training trusts the mapper, which builds both from the files).
-    """
-    if not isinstance(item, dict) or "image" not in item:
-        raise ValueError(f"batched_inputs[{index}] must be a dict with an 'image' tensor (3, H, W)")
-    image = item["image"]
-    if (
-        not isinstance(image, torch.Tensor)
-        or image.dim() != 3
-        or image.shape[0] != 3
-        or (not image.is_floating_point() or image.numel() == 0)
-    ):
-        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
-        dtype = getattr(image, "dtype", None)
-        raise ValueError(
-            f"{_describe(index, item)}['image'] must be a float tensor (3, H, W), RGB in [0, 1]; "
-            f"got {shape} of dtype {dtype}"
-        )
-    if check_values:
-        low, high = torch.aminmax(image.detach())
-        if low < 0 or high > 1:
-            raise ValueError(
-                f"{_describe(index, item)}['image'] has values in [{low:.3g}, {high:.3g}]; the "
-                "model expects RGB in [0, 1] (divide 8-bit images by 255 in the mapper)"
-            )
-    hw = (image.shape[1], image.shape[2])
-    if need_trimap and "trimap" not in item:
-        raise ValueError(
-            f"{_describe(index, item)} has no 'trimap', but this model takes the trimap as "
-            "input (trimap_input=True): the test dataset needs trimap_file_name and the mapper "
-            "must load it"
-        )
-    if "trimap" in item:
-        trimap = _check_map(index, item, "trimap", 1, hw)
-    if "trimap" in item and check_values:
-        is_level = torch.zeros_like(trimap, dtype=torch.bool)
-        for level in _TRIMAP_VALUES:
-            is_level |= trimap == level
-        if not bool(is_level.all()):
-            raise ValueError(
-                f"{_describe(index, item)}['trimap'] must hold only 0, 0.5 and 1; map stored PNG "
-                "values with alphafree_matting.conventions.trimap_to_target"
-            )
-    if "alpha" in item:
-        _check_map(index, item, "alpha", 1, hw)
-    if "valid" in item and _check_map(index, item, "valid", 1, hw).dtype != torch.bool:
-        raise ValueError(f"{_describe(index, item)}['valid'] must be a bool tensor (1, H, W)")
-    kind = item.get(LABEL_KIND_KEY)
-    if kind is not None and (kind not in _LABEL_TARGETS or kind not in item):
-        raise ValueError(
-            f"{_describe(index, item)}['{LABEL_KIND_KEY}'] is {kind!r}: it must be 'trimap' or "
-            "'alpha' and name a label the input carries"
-        )
-    return hw
 
 
 def _call(module: nn.Module, budget: Optional[TileBudget], *args):
@@ -313,7 +227,7 @@ class MattingModel(nn.Module):
         present = []
         for key in (*TARGET_KEYS, LABEL_KIND_KEY):
             count = sum(key in item for item in batched_inputs)
-            mixed = key in _LABEL_TARGETS and all(LABEL_KIND_KEY in x for x in batched_inputs)
+            mixed = key in LABEL_TARGETS and all(LABEL_KIND_KEY in x for x in batched_inputs)
             if 0 < count < len(batched_inputs) and not mixed:
                 raise ValueError(
                     f"'{key}' is present in {count} of {len(batched_inputs)} inputs of the batch; "
@@ -334,7 +248,7 @@ class MattingModel(nn.Module):
                 [x.get("alpha", _NO_MAP) for x in batched_inputs], size, 0.0, self.device
             )
         if LABEL_KIND_KEY in present:  # mixed supervision: which samples carry which label
-            for key in _LABEL_TARGETS:
+            for key in LABEL_TARGETS:
                 has = [x[LABEL_KIND_KEY] == key for x in batched_inputs]
                 targets[f"has_{key}"] = torch.tensor(has, dtype=torch.bool, device=self.device)
         if "neighbour_index" in present or "neighbour_distance" in present:
