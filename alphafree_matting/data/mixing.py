@@ -49,9 +49,9 @@ def sample_label_kind(dataset_dict: Mapping[str, Any]) -> str:
         return "trimap"
     raise MattingDataError(
         f"dataset dict of {dataset_dict.get('file_name')} carries "
-        f"{'no label' if not files else f'several labels ({files})'}: with "
-        "label='per_sample' every training dict must carry exactly one label kind. Register the "
-        "training splits with one label kind each (e.g. labels=('alpha',) and ('trimap',))."
+        f"{'no label' if not files else f'several labels ({files})'}, but label='per_sample' "
+        "needs exactly one; register each training split with one label kind (e.g. "
+        "labels=('alpha',) and ('trimap',))."
     )
 
 
