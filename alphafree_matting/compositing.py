@@ -1,14 +1,9 @@
-"""From an alpha matte to something people use: foreground colours, RGBA cut-outs, composites.
+"""From an alpha matte to foreground colours, RGBA cut-outs and composites (numpy, no torch).
 
-Conventions (numpy, no torch): images are ``(H, W, 3)`` RGB, uint8 or float in [0, 1]; alphas
-are ``(H, W)`` float in [0, 1]; colours are ``(3,)`` float RGB in [0, 1].
-
-A cut-out is not ``image * alpha``: at a soft edge (hair, fur) the image colour is a mix of the
-foreground and the old background, so pasting it on a new background drags a halo of the old
-one along. :func:`estimate_foreground` solves for the foreground colour ``F`` of
-``image = alpha * F + (1 - alpha) * B`` with pymatting's multi-level foreground estimation
-(Germer et al., "Fast Multi-Level Foreground Estimation", ICPR 2020), and the cut-out and the
-composites are made from ``F``.
+Images are ``(H, W, 3)`` RGB, uint8 or float in [0, 1]; alphas ``(H, W)`` float in [0, 1];
+colours ``(3,)`` float RGB in [0, 1]. Cut-outs and composites use the foreground colour ``F``
+of :func:`estimate_foreground`, not ``image * alpha``, which drags a halo of the old background
+along at soft edges (Germer et al., "Fast Multi-Level Foreground Estimation", ICPR 2020).
 """
 
 import logging
@@ -72,11 +67,10 @@ def _check_pair(image: np.ndarray, alpha: np.ndarray, what: str) -> None:
 
 
 def load_foreground_estimator() -> Callable:
-    """Import pymatting's ``estimate_foreground_ml`` (a clear error when pymatting is missing).
+    """Import pymatting's ``estimate_foreground_ml``, with a clear error when it is missing.
 
-    The import is deferred to here because it is slow: pymatting compiles its numba kernels on
-    the first import after installation (about 1.5 CPU-minutes, cached in its package folder)
-    and still takes a few seconds on later imports. Tools call this before their loop.
+    Deferred because it is slow: numba compiles on the first import (about 1.5 CPU-minutes,
+    cached) and later imports take seconds. Tools call this before their loop.
     """
     try:
         from pymatting import estimate_foreground_ml
@@ -91,19 +85,10 @@ def load_foreground_estimator() -> Callable:
 def estimate_foreground(
     image: np.ndarray, alpha: np.ndarray, *, regularization: float = 1e-5
 ) -> np.ndarray:
-    """Foreground colours ``F`` with ``image ≈ alpha * F + (1 - alpha) * B`` (B estimated too).
+    """(H, W, 3) float32 foreground ``F`` in [0, 1] with ``image ≈ alpha * F + (1 - alpha) * B``.
 
-    Uses ``pymatting.estimate_foreground_ml`` (imported here, so the rest of the package does
-    not need pymatting / numba). Where ``alpha`` is 0 the foreground is unobserved and ``F`` is
-    a smooth extension of the nearby foreground colours.
-
-    Args:
-        image: (H, W, 3) RGB, uint8 or float in [0, 1]; any size, 1x1 included.
-        alpha: (H, W) float alpha in [0, 1].
-        regularization: smoothness of the estimated colours (pymatting's ``regularization``).
-
-    Returns:
-        (H, W, 3) float32 foreground RGB in [0, 1].
+    Uses ``pymatting.estimate_foreground_ml``; any image size, 1x1 included. Where ``alpha`` is 0,
+    ``F`` smoothly extends the nearby foreground. ``regularization`` is pymatting's smoothness.
     """
     image, alpha = to_unit_float(image), to_unit_float(alpha)
     _check_pair(image, alpha, "estimate_foreground")
@@ -117,16 +102,9 @@ def estimate_foreground(
 
 
 def composite(foreground: np.ndarray, alpha: np.ndarray, background: Color) -> np.ndarray:
-    """The compositing equation ``alpha * F + (1 - alpha) * B``.
+    """``alpha * F + (1 - alpha) * B`` as (H, W, 3) float32 RGB in [0, 1].
 
-    Args:
-        foreground: (H, W, 3) RGB, uint8 or float in [0, 1].
-        alpha: (H, W) float alpha in [0, 1] (or uint8 0..255).
-        background: (H, W, 3) RGB image (uint8 or float in [0, 1]) or one (3,) float RGB colour
-            in [0, 1].
-
-    Returns:
-        (H, W, 3) float32 RGB in [0, 1].
+    ``alpha`` may also be uint8 0..255; ``background`` is an (H, W, 3) image or a (3,) colour.
     """
     foreground, alpha = to_unit_float(foreground), to_unit_float(alpha)
     _check_pair(foreground, alpha, "composite")
@@ -145,27 +123,16 @@ def composite(foreground: np.ndarray, alpha: np.ndarray, background: Color) -> n
 
 
 def to_rgba(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Pack a foreground and its alpha into an 8-bit RGBA cut-out.
-
-    Args:
-        foreground: (H, W, 3) RGB, uint8 or float in [0, 1].
-        alpha: (H, W) float alpha in [0, 1] (or uint8 0..255).
-
-    Returns:
-        (H, W, 4) uint8 RGBA; the A channel is ``round(alpha * 255)``, exactly the 8-bit alpha
-        matte :func:`~alphafree_matting.evaluation.visualize.alpha_to_uint8` writes.
-    """
+    """(H, W, 4) uint8 RGBA cut-out; A is ``round(alpha * 255)``, the 8-bit matte that
+    :func:`~alphafree_matting.evaluation.visualize.alpha_to_uint8` writes (alpha may be uint8)."""
     foreground, alpha = to_unit_float(foreground), to_unit_float(alpha)
     _check_pair(foreground, alpha, "to_rgba")
     return np.concatenate([alpha_to_uint8(foreground), alpha_to_uint8(alpha)[..., None]], axis=2)
 
 
 def parse_color(text: str) -> np.ndarray:
-    """A colour given on the command line to (3,) float32 RGB in [0, 1].
-
-    Accepts a name of :data:`NAMED_COLORS`, ``#rrggbb`` (or ``rrggbb``) and ``R,G,B`` with
-    integers in 0..255.
-    """
+    """(3,) float32 RGB in [0, 1] from a name of :data:`NAMED_COLORS`, ``#rrggbb`` / ``rrggbb``
+    or ``R,G,B`` in 0..255."""
     value = text.strip().lower()
     if value in NAMED_COLORS:
         rgb = NAMED_COLORS[value]
@@ -185,14 +152,8 @@ def parse_color(text: str) -> np.ndarray:
 
 
 def fit_background(background: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Scale a background image to cover (height, width), aspect kept, and crop the centre.
-
-    Args:
-        background: (h, w, 3) image, any dtype OpenCV resizes (uint8 or float).
-
-    Returns:
-        (height, width, 3) array of the input's dtype.
-    """
+    """Scale an (h, w, 3) image (uint8 or float) to cover (height, width), aspect kept, and crop
+    the centre; keeps the dtype."""
     source_height, source_width = background.shape[:2]
     scale = max(height / source_height, width / source_width)
     size = (max(width, round(source_width * scale)), max(height, round(source_height * scale)))

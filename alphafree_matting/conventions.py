@@ -1,7 +1,5 @@
-"""Package-wide conventions, each defined once: trimap PNG values and their training targets,
-alpha as 8-bit files store it, ImageNet input normalisation, and the ViT + decoder's size
-divisibility (32).
-"""
+"""Package-wide conventions: trimap PNG values and training targets, 8-bit alpha, ImageNet
+normalisation and the ViT + decoder's size divisibility (32)."""
 
 from typing import TypeVar
 
@@ -9,12 +7,10 @@ import numpy as np
 import torch
 
 # --- trimaps ---------------------------------------------------------------------------------
+# Stored PNG values of known-background, unknown (transition) and known-foreground pixels.
 TRIMAP_BACKGROUND = 0
-"""Stored PNG value of a known-background pixel."""
 TRIMAP_UNKNOWN = 128
-"""Stored PNG value of an unknown (transition) pixel."""
 TRIMAP_FOREGROUND = 255
-"""Stored PNG value of a known-foreground pixel."""
 
 TRIMAP_BACKGROUND_BELOW = 85
 """Stored values ``v < 85`` are background (the authors' rule, also used for noisy PNGs/JPEGs)."""
@@ -31,14 +27,8 @@ ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
 
 
 def trimap_to_target(trimap: ArrayOrTensor) -> ArrayOrTensor:
-    """Map stored trimap values (0..255) to training targets in {0, 0.5, 1}.
-
-    Args:
-        trimap: array or tensor of any shape, integer or float, values in [0, 255].
-
-    Returns:
-        float32, same shape: 0 where ``v < 85``, 1 where ``v >= 170``, 0.5 elsewhere.
-    """
+    """Stored trimap values in [0, 255] (array or tensor, any shape) to float32 targets:
+    0 where ``v < 85``, 1 where ``v >= 170``, 0.5 elsewhere."""
     if isinstance(trimap, torch.Tensor):
         target = torch.full(trimap.shape, UNKNOWN_TARGET, dtype=torch.float32, device=trimap.device)
     else:
@@ -76,10 +66,9 @@ def unknown_mask(target: torch.Tensor) -> torch.Tensor:
 LABEL_KIND_KEY = "label_kind"
 """Input-dict key of a mixed-supervision training sample's label: ``"trimap"`` or ``"alpha"``."""
 
+# ImageNet RGB mean and standard deviation, for images scaled to [0, 1].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
-"""RGB mean of ImageNet, for images scaled to [0, 1]."""
 IMAGENET_STD = (0.229, 0.224, 0.225)
-"""RGB standard deviation of ImageNet, for images scaled to [0, 1]."""
 
 SIZE_DIVISIBILITY = 32
 """ViT patches (16) and the decoder's three stride-2 stages + upsampling need H, W % 32 == 0."""

@@ -1,11 +1,8 @@
 """``MattingPredictor``: a config and a checkpoint to alpha mattes of image files.
 
-It runs exactly the evaluation path: a test-mode dataset dict (``file_name``, ``image_id``,
-``trimap_file_name`` for trimap-input models) goes through
-``MattingDatasetMapper(is_train=False)`` (reading, EXIF orientation, gray / RGBA to RGB, [0, 1]
-scaling) and ``ViTMatte``'s evaluation forward (normalisation, padding, ``max_side`` resizing,
-cropping back, bounded inference), as ``tools/lazyconfig_train_net.py --eval-only`` does through
-detectron2's test loader. Nothing here reads, normalises, pads or resizes by itself.
+It runs the evaluation path of ``tools/lazyconfig_train_net.py --eval-only``: a test-mode dataset
+dict through ``MattingDatasetMapper(is_train=False)`` and ``ViTMatte``'s evaluation forward;
+nothing here reads, normalises, pads or resizes by itself.
 """
 
 import copy
@@ -45,12 +42,10 @@ def resolve_device(device: str) -> torch.device:
 
 @dataclass
 class MattingPrediction:
-    """The model's alpha matte of one image file.
+    """The alpha matte of one image file (``image_id``: its stem).
 
     Attributes:
-        file_name: the image file.
-        image_id: its stem.
-        image: (H, W, 3) uint8 RGB, the image as the model saw it (EXIF orientation applied).
+        image: (H, W, 3) uint8 RGB as the model saw it (EXIF orientation applied).
         alpha: (H, W) float32 predicted alpha in [0, 1], at the image's size.
     """
 
@@ -73,9 +68,8 @@ class MattingPredictor:
         predictor = MattingPredictor("configs/am2k_ddc.py", "output/am2k_ddc/model_final.pth")
         prediction = predictor.predict("cat.jpg")   # prediction.alpha: (H, W) in [0, 1]
 
-    Images are predicted one at a time (any size; batching images of different sizes would pad
-    them to the largest), at full resolution in bounded memory (the model's
-    ``bounded_inference``, on by default; ``max_side`` trades detail for speed).
+    Images are predicted one at a time, any size, at full resolution in bounded memory (the
+    model's ``bounded_inference``, on by default); ``max_side`` trades detail for speed.
     """
 
     def __init__(
@@ -88,15 +82,12 @@ class MattingPredictor:
     ):
         """
         Args:
-            cfg: a LazyConfig file (``configs/*.py``, or the ``config.yaml`` of a run) or a
-                loaded config; only ``cfg.model`` is used.
-            checkpoint: ``{"model": state_dict}`` file (``model_final.pth`` of a run, a
-                converted official ViTMatte model); every weight of the model must be in it.
+            cfg: a LazyConfig file (``configs/*.py`` or a run's ``config.yaml``) or a loaded
+                config; only ``cfg.model`` is used (a copy: ``max_side`` does not change it).
+            checkpoint: a ``{"model": state_dict}`` file holding every weight of the model.
             device: see :func:`resolve_device`.
-            max_side: predict images whose longer side exceeds this at a smaller size and
-                resize the alpha back (``ViTMatte.max_side``); None keeps the config's value.
+            max_side: overrides ``ViTMatte.max_side`` (downscale longer sides, resize back).
         """
-        # A copy: the max_side override must not change the caller's config.
         cfg = LazyConfig.load(cfg) if isinstance(cfg, str) else copy.deepcopy(cfg)
         if "model" not in cfg:
             raise KeyError("the config has no 'model' entry; give a LazyConfig of a model")
@@ -141,17 +132,11 @@ class MattingPredictor:
         *,
         progress: Optional[Callable[[int, int], None]] = None,
     ) -> MattingPrediction:
-        """Predict the alpha matte of one image file.
+        """Predict the alpha matte of one image file (any format OpenCV reads, read as RGB).
 
         Args:
-            file_name: an image file (any format OpenCV reads; gray and RGBA files are read as
-                RGB, the EXIF orientation is applied).
             trimap_file_name: its trimap, for trimap-input models only.
-            progress: called as ``progress(tiles done, tiles announced)`` during bounded
-                inference (see ``MattingModel.inference``).
-
-        Returns:
-            a :class:`MattingPrediction`.
+            progress: ``progress(tiles done, tiles announced)`` during bounded inference.
 
         Raises:
             MattingDataError: the file (or trimap) is missing, unreadable or of another size.

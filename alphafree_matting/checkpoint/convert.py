@@ -1,9 +1,8 @@
 """Conversion of ImageNet-pretrained ViTs (DINO, MAE, timm layout) to the matting backbone.
 
-The class token and the classifier's final norm/head are dropped, ``pos_embed`` is kept with its
-class-token slot (interpolated at run time), and the patch embedding is widened with zero weights
-for extra input channels. The result is ``{"model": state_dict}``, which detectron2's
-``DetectionCheckpointer`` loads too.
+Drops the class token and the final norm/head, keeps ``pos_embed`` (interpolated at run time) and
+zero-widens the patch embedding for extra input channels; detectron2's ``DetectionCheckpointer``
+loads the resulting ``{"model": state_dict}`` too.
 """
 
 import pickle
@@ -31,8 +30,7 @@ _VIT_KEY = re.compile(
 """Keys of a timm-layout ViT that the matting backbone uses, under the same names."""
 
 ARCHITECTURE_ADDED_PATTERNS = (r"\.attn\.rel_pos_[hw]$", r"\.residual\.")
-"""Backbone weights no classification-pretrained ViT has (ViTDet/ViTMatte additions: relative
-position tables, conv residual blocks); they keep their initialisation when loading those."""
+"""Backbone weights (ViTDet/ViTMatte additions) that keep their initialisation from a classifier."""
 
 _WRAPPER_KEYS = ("model", "state_dict", "teacher")
 PATCH_EMBED_WEIGHT = "patch_embed.proj.weight"
@@ -45,16 +43,8 @@ class CheckpointLoadError(RuntimeError):
 
 
 def read_checkpoint(path: PathLike, *, allow_pickle: bool = False) -> dict[str, Any]:
-    """Load a checkpoint file on the CPU.
-
-    Args:
-        path: a ``.pth`` file.
-        allow_pickle: allow arbitrary pickled objects (only for files you trust); by default
-            only tensors and plain containers are read (``torch.load(weights_only=True)``).
-
-    Returns:
-        the loaded object (a dict).
-    """
+    """Load a ``.pth`` checkpoint dict on the CPU, with ``torch.load(weights_only=True)`` unless
+    ``allow_pickle`` (arbitrary pickled objects; only for files you trust)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
@@ -83,7 +73,7 @@ def extract_state_dict(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
             break
     for prefix in ("module.", "backbone."):
         if "pos_embed" not in state_dict and prefix + "pos_embed" in state_dict:
-            # Keep the prefixed ViT only (a full DINO checkpoint also holds its projection head).
+            # The prefixed ViT only (a full DINO checkpoint also holds its projection head).
             state_dict = {
                 key[len(prefix) :]: value
                 for key, value in state_dict.items()
@@ -93,11 +83,8 @@ def extract_state_dict(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
 
 
 def widen_patch_embed(weight: torch.Tensor, in_chans: int) -> torch.Tensor:
-    """Patch-embedding weight (D, 3, p, p) -> (D, in_chans, p, p), extra channels zero.
-
-    Zero weights make the widened model compute exactly what the RGB model computed until
-    training teaches it to use the extra (trimap) channel.
-    """
+    """(D, 3, p, p) patch-embedding weight -> (D, in_chans, p, p) with zero extra channels, so the
+    model computes what the RGB model did until training uses the extra (trimap) channel."""
     if in_chans < weight.shape[1]:
         raise ValueError(
             f"cannot narrow a patch embedding of {weight.shape[1]} input channels to {in_chans}"
@@ -127,16 +114,10 @@ class ConversionReport:
 def convert_vit_classifier(
     state_dict: dict[str, torch.Tensor], *, in_chans: int = 3, prefix: str = "backbone."
 ) -> tuple[dict[str, torch.Tensor], ConversionReport]:
-    """Convert a timm-layout ViT (DINO, MAE, timm) to the matting backbone's keys.
+    """Convert a timm ``VisionTransformer`` state dict (DINO, MAE, timm) to the backbone's keys.
 
-    Args:
-        state_dict: ``cls_token``, ``pos_embed``, ``patch_embed.proj.*``, ``blocks.N.*``,
-            ``norm.*`` (and possibly ``head.*``) as in timm's ``VisionTransformer``.
-        in_chans: input channels of the target model (4 = RGB + trimap).
-        prefix: prefix of the backbone in the target model.
-
-    Returns:
-        the converted state dict (``prefix`` + key) and a :class:`ConversionReport`.
+    Returns the state dict with keys ``prefix`` + key (the backbone's prefix) and a
+    :class:`ConversionReport`; ``in_chans`` is the model's input channels (4 = RGB + trimap).
     """
     missing = [
         key

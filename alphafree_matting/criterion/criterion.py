@@ -7,11 +7,9 @@ Swapping a supervision policy is one config line, e.g.::
     model.criterion.losses = {"alpha_l1": 1.0}             # fine-label baseline
     model.criterion.region = "unknown"                     # DDC over the unknown region only
 
-Mixed supervision (``targets`` with ``has_trimap`` / ``has_alpha``, see ``MattingBatch``): each
-loss runs on the samples whose label it needs -- ``known`` / ``known_bce`` on trimap samples,
-``alpha_l1`` on alpha samples, the neighbour losses on trimap samples (and on alpha samples with
-``neighbour_on_alpha=True``) -- averaged over those samples only; a loss without any such sample
-in the batch is 0 (still connected to the prediction).
+In mixed batches (``has_trimap`` / ``has_alpha`` targets) each loss is averaged over the samples
+with the label it needs (neighbour losses: trimap samples, plus alpha ones with
+``neighbour_on_alpha``); with no such sample it is 0, still connected to the prediction.
 """
 
 import logging
@@ -48,15 +46,12 @@ class TrimapCriterion(nn.Module):
     (ddc, dc, affinity), each returned as ``loss_<name>``.
 
     Args:
-        losses: ``{name: weight}``; names from :data:`LOSS_NAMES`; a weight of 0 switches a loss
-            off (it is not computed). ``None`` means :data:`DEFAULT_LOSSES`.
-        window: neighbour window side K (odd).
-        k: neighbours per pixel; ``None`` means ``k = window``.
-        border: ``"zeros"`` (reference) or ``"exclude"`` (see ``criterion.neighbours``).
-        region: centre pixels of the neighbour losses: ``"whole"`` image or ``"unknown"``
-            trimap region only (Table 5 ablation).
-        neighbour_on_alpha: in mixed batches, the neighbour losses also cover the alpha-labelled
-            samples (default: only the trimap-labelled ones).
+        losses: ``{name: weight}`` of :data:`LOSS_NAMES`; weight 0 switches a loss off (not
+            computed). ``None``: :data:`DEFAULT_LOSSES`.
+        window, k, border: neighbour selection (odd K; ``k=None``: K; ``"zeros"`` reference or
+            ``"exclude"``, see ``criterion.neighbours``).
+        region: neighbour-loss centres: ``"whole"`` image or ``"unknown"`` region (Table 5).
+        neighbour_on_alpha: in mixed batches, neighbour losses also on alpha-labelled samples.
     """
 
     def __init__(
@@ -105,20 +100,14 @@ class TrimapCriterion(nn.Module):
     def forward(
         self, alpha_pred: torch.Tensor, image: torch.Tensor, targets: Mapping
     ) -> dict[str, torch.Tensor]:
-        """Compute the configured losses.
+        """``{"loss_<name>": weight * loss}`` float32 scalars of the configured losses.
 
         Args:
             alpha_pred: (B, 1, H, W) predicted alpha in [0, 1].
             image: (B, 3, H, W) RGB in [0, 1], un-normalised (zeros on padding).
-            targets: dict with ``trimap`` (B, 1, H, W) in {0, 0.5, 1} and/or ``alpha``
-                (B, 1, H, W), optional ``valid`` (B, 1, H, W) bool (False on padding), optional
-                ``neighbour_index`` + ``neighbour_distance`` (B, k, H, W) from
-                ``select_neighbours`` (used instead of re-selecting),
-                optional ``has_trimap`` + ``has_alpha`` (B,) bool for mixed supervision (then
-                ``trimap`` / ``alpha`` may be absent when no sample has one).
-
-        Returns:
-            ``{"loss_<name>": weight * loss}``, float32 scalars.
+            targets: ``trimap`` (B, 1, H, W) in {0, 0.5, 1} and/or ``alpha`` (B, 1, H, W);
+                optional bool ``valid`` (B, 1, H, W), precomputed ``neighbour_index`` +
+                ``neighbour_distance`` (B, k, H, W), mixed-supervision ``has_*`` (B,) bool.
         """
         image_shape = (alpha_pred.shape[0], 3, *alpha_pred.shape[2:])
         if alpha_pred.dim() != 4 or alpha_pred.shape[1] != 1 or image.shape != image_shape:

@@ -9,17 +9,10 @@ For every centre pixel ``i`` and each of its selected neighbours ``j`` (see
 * affinity: ``|a_i - sum_j w_ij a_j|`` per centre, ``w_ij`` the row-normalised similarities
   ``1 - d / sqrt(3)`` of the selected neighbours.
 
-DDC and DC are the mean over the (centre, neighbour) pairs whose centre lies in ``mask`` and
-``valid`` and whose slot is not empty; affinity is the mean over those centres. Unweighted; the
-criterion applies the weight.
-
-This is the fast implementation: neighbours are selected without autograd and stored as compact
-window offsets; a custom autograd function evaluates the loss *and* its gradient w.r.t. alpha in
-one pass over the k slots (gather the neighbours' alphas; add the term derivatives at the centre
-and, by ``index_add_``, at the neighbours -- deterministic on CPU), keeps only that (B, 1, H, W)
-gradient and scales it on backward. Memory stays O(B*k*H*W) (the neighbour maps) plus a few
-(B, H*W) temporaries. The straightforward unfold formulation lives in :mod:`.ddc_reference`;
-both agree to float32 rounding (and up to ties, see ``neighbours``).
+DDC and DC average over the non-empty pairs whose centre is in ``mask`` and ``valid``, affinity
+over those centres; unweighted (the criterion applies the weight). A custom autograd function
+computes loss and gradient in one pass over the k slots, in O(B*k*H*W) memory;
+:mod:`.ddc_reference` is the plain unfold version (equal to float32 rounding and up to ties).
 """
 
 import logging
@@ -40,8 +33,7 @@ from .pixel_losses import check_map, float32_math
 
 logger = logging.getLogger(__name__)
 
-_CHUNK_ELEMENTS = 1 << 20
-"""(centre, neighbour) pairs evaluated per tensor operation; bounds the loss's temporaries."""
+_CHUNK_ELEMENTS = 1 << 20  # (centre, neighbour) pairs per tensor operation: bounds temporaries
 
 Neighbours = tuple[torch.Tensor, torch.Tensor]
 """``(neighbour_index, neighbour_distance)`` as returned by ``select_neighbours``."""
@@ -77,16 +69,8 @@ _PAIR_TERMS: dict[str, tuple[Callable, Callable]] = {
 
 
 def affinity_weights(neighbour_distance: torch.Tensor, pair_valid: torch.Tensor) -> torch.Tensor:
-    """Row-normalised similarities ``1 - d / sqrt(3)`` of the selected neighbours.
-
-    Args:
-        neighbour_distance: (B, k, H, W) colour distances (``inf`` on empty slots).
-        pair_valid: (B, k, H, W) bool, False on empty slots.
-
-    Returns:
-        (B, k, H, W) float weights, >= 0, summing to 1 over the slots of each pixel (the centre
-        itself has similarity 1, so the sum never vanishes for a pixel with a neighbour).
-    """
+    """(B, k, H, W) weights ``1 - d / sqrt(3)`` of the (B, k, H, W) distances, 0 where
+    ``pair_valid`` is False, normalised to sum 1 over each pixel's slots."""
     similarity = (1.0 - neighbour_distance / math.sqrt(3.0)).clamp_min(0.0)
     similarity = torch.where(pair_valid, similarity, similarity.new_zeros(()))
     return similarity / similarity.sum(dim=1, keepdim=True).clamp_min(1e-12)
@@ -94,16 +78,8 @@ def affinity_weights(neighbour_distance: torch.Tensor, pair_valid: torch.Tensor)
 
 # --- slot-wise evaluation from compact indices -----------------------------------------------
 class _SlotGather:
-    """Gathers neighbour alphas slot by slot from a zero-padded, flattened alpha.
-
-    Indices are int32 (int64 for huge batches) into the flat (B*(H+2r)*(W+2r),) padded alpha, so
-    a chunk of slots costs one table look-up, one ``index_select`` forward and one ``index_add_``
-    for the gradient.
-
-    Args:
-        alpha: (B, 1, H, W) float32.
-        neighbour_index: (B, k, H, W) window offsets (``NO_NEIGHBOUR`` for empty slots).
-        window: window side K the offsets refer to.
+    """Gathers neighbour alphas slot by slot from the flat (B*(H+2r)*(W+2r),) zero-padded
+    (B, 1, H, W) float32 ``alpha``, by the (B, k, H, W) ``neighbour_index`` offsets of ``window``.
     """
 
     def __init__(self, alpha: torch.Tensor, neighbour_index: torch.Tensor, window: int):
@@ -119,9 +95,8 @@ class _SlotGather:
         rows = torch.arange(radius, radius + height, device=device) * padded_width
         columns = torch.arange(radius, radius + width, device=device)
         images = torch.arange(batch, device=device) * (self.padded.numel() // batch)
-        # (B, H*W): flat position of every centre pixel.
         self.centre_flat = (images[:, None] + (rows[:, None] + columns).reshape(1, -1)).to(dtype)
-        # Look-up table shifted by one: entry 0 serves empty slots (pointing at the centre).
+        # shifted by one: entry 0 serves empty slots (pointing at the centre)
         steps = offset_flat_steps(window, padded_width, device)
         self.steps = torch.cat([steps.new_zeros(1), steps]).to(dtype)
 
@@ -135,8 +110,7 @@ class _SlotGather:
         return flat.add_(self.centre_flat[:, None]), filled
 
     def chunks(self):
-        """``(first, last)`` slot ranges of about ``_CHUNK_ELEMENTS`` pairs each: few, large
-        tensor operations (robust when CPU threads are contended) in bounded memory."""
+        """``(first, last)`` slot ranges of about ``_CHUNK_ELEMENTS`` pairs each."""
         per_slot = max(1, self.shape[0] * self.shape[2] * self.shape[3])
         size = max(1, _CHUNK_ELEMENTS // per_slot)
         slots = self.index.shape[1]
@@ -163,11 +137,8 @@ class _SlotGather:
 def _pair_loss_and_grad(
     alpha, neighbour_index, neighbour_distance, centre_mask, window, term, with_grad
 ):
-    """Mean pair term over the selected pairs and, if ``with_grad``, its gradient w.r.t. alpha.
-
-    One pass over the slots: gather the neighbours' alphas, add up the terms and (for the
-    gradient) the terms' derivatives -- at the centre directly, at the neighbours by index-add.
-    """
+    """Mean pair term over the selected pairs and, if ``with_grad``, its gradient w.r.t. alpha
+    (at the centre directly, at the neighbours by index-add), in one pass over the slots."""
     terms, term_grads = _PAIR_TERMS[term]
     gather = _SlotGather(alpha, neighbour_index, window)
     batch = alpha.shape[0]
@@ -223,9 +194,8 @@ def _affinity_loss_and_grad(
 
 
 class _LossWithGradient(torch.autograd.Function):
-    """Autograd wrapper of a ``*_loss_and_grad`` function: the gradient w.r.t. ``alpha`` is
-    computed together with the value (sharing the gathers) and only scaled on backward.
-    Nothing of size k*H*W is kept for backward; double backward is not supported."""
+    """Autograd wrapper of a ``*_loss_and_grad`` function: the gradient is computed with the value
+    and only scaled on backward (nothing of size k*H*W kept; no double backward)."""
 
     @staticmethod
     def forward(ctx, loss_and_grad, alpha, *arguments):

@@ -21,23 +21,12 @@ BORDER_MODES = ("zeros", "exclude")
 NO_NEIGHBOUR = -1
 """Index of an empty neighbour slot (``border="exclude"`` only); its distance is ``inf``."""
 
-_TILE_ELEMENTS = 1 << 21
-"""Candidates per row tile (B * rows * W * K*K); bounds the selection's working memory."""
-
-# Word of an int64 that holds its high 32 bits, when the int64 is viewed as two int32.
-_HIGH_WORD = 1 if sys.byteorder == "little" else 0
+_TILE_ELEMENTS = 1 << 21  # candidates (B * rows * W * K*K) per row tile: bounds working memory
+_HIGH_WORD = 1 if sys.byteorder == "little" else 0  # int32 word of an int64's high 32 bits
 
 
 def resolve_neighbour_count(window: int, k: Optional[int]) -> int:
-    """Check ``window`` and ``k`` and return the neighbour count.
-
-    Args:
-        window: side K of the square search window; a positive odd integer.
-        k: number of neighbours per pixel in ``[1, K*K]``; ``None`` means ``k = K`` (the paper).
-
-    Returns:
-        the neighbour count ``k``.
-    """
+    """Check the odd window side K and ``k`` in ``[1, K*K]``; return ``k`` (None: K, the paper)."""
     if isinstance(window, bool) or not isinstance(window, int) or window < 1 or window % 2 == 0:
         raise ValueError(f"window must be a positive odd integer (e.g. 11), got {window!r}")
     if k is None:
@@ -63,16 +52,8 @@ def index_dtype(window: int) -> torch.dtype:
 
 
 def offset_flat_steps(window: int, padded_width: int, device=None) -> torch.Tensor:
-    """Flat-index step of every window offset in a row-major array of width ``padded_width``.
-
-    Args:
-        window: window side K.
-        padded_width: row length of the flattened array.
-        device: device of the result.
-
-    Returns:
-        int64 tensor (K*K,): ``(o // K - K // 2) * padded_width + (o % K - K // 2)``.
-    """
+    """(K*K,) int64 flat-index step of each window offset ``o`` in a row-major array of width
+    ``padded_width``: ``(o // K - K // 2) * padded_width + (o % K - K // 2)``."""
     radius = window // 2
     steps = torch.arange(-radius, radius + 1, device=device, dtype=torch.int64)
     return (steps[:, None] * padded_width + steps[None, :]).reshape(-1)
@@ -90,10 +71,10 @@ def _as_batch(tensor: torch.Tensor, channels: int, name: str) -> torch.Tensor:
 
 
 class _RowTiles:
-    """Reusable buffers of the row-tiled selection, for tiles of at most ``rows`` image rows.
+    """Reusable buffers of the row-tiled selection (tiles of at most ``rows`` image rows).
 
-    Distances are formed planar (B, K*K, R, W) and transposed into the high words of int64 keys
-    (B, R, W, K*K) whose low words hold the offsets: ``topk`` runs on the contiguous last dim.
+    Planar distances (B, K*K, R, W) are transposed into the high words of int64 keys
+    (B, R, W, K*K) whose low words hold the offsets, so ``topk`` runs on the last dim.
     """
 
     def __init__(self, batch: int, rows: int, width: int, window: int, device):
@@ -110,15 +91,12 @@ class _RowTiles:
         self.key_high = words[:, _HIGH_WORD].view(torch.float32)
 
     def squared_distances(self, windows, centre, selectable) -> torch.Tensor:
-        """Squared colour distances of one tile, as int64 (distance, offset) keys.
+        """(B, R, W, K*K) int64 keys (squared distance bits, offset) of one tile.
 
         Args:
             windows: (B, 3, K, K, R, W) sliding-window view of the padded image.
             centre: (B, 3, R, W) centre colours.
             selectable: (B, K, K, R, W) bool, False where a candidate is never chosen; or None.
-
-        Returns:
-            (B, R, W, K*K) int64 keys: squared distance bits (high word), offset (low word).
         """
         batch, offsets, _, width = self.shape
         rows = centre.shape[2]
@@ -150,9 +128,7 @@ def select_neighbours(
     border: str = "zeros",
     valid: Optional[torch.Tensor] = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The ``k`` most similar pixels in every pixel's K x K window.
-
-    Memory is O(B*k*H*W) plus row tiles of about ``_TILE_ELEMENTS`` candidates, never K*K*H*W.
+    """The ``k`` most similar pixels in every pixel's K x K window, in O(B*k*H*W) memory.
 
     Args:
         image: (B, 3, H, W) or (3, H, W) RGB in [0, 1] (any float dtype; distances are float32).
@@ -232,18 +208,8 @@ def _planar_windows(padded: torch.Tensor, window: int) -> torch.Tensor:
 def pad_neighbours(
     neighbour_index: torch.Tensor, neighbour_distance: torch.Tensor, height: int, width: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad neighbour maps at the bottom/right to ``(height, width)`` with empty slots.
-
-    Offsets are position-independent, so per-crop maps padded this way batch like padded images.
-
-    Args:
-        neighbour_index: (..., k, h, w) window offsets.
-        neighbour_distance: (..., k, h, w) distances.
-        height, width: target size, ``>= (h, w)``.
-
-    Returns:
-        ``(neighbour_index, neighbour_distance)`` of shape (..., k, height, width).
-    """
+    """Pad (..., k, h, w) neighbour maps at the bottom/right to (..., k, height, width) with
+    empty slots; offsets are position-independent, so per-crop maps then batch like images."""
     pad_bottom = height - neighbour_index.shape[-2]
     pad_right = width - neighbour_index.shape[-1]
     if pad_bottom < 0 or pad_right < 0:
@@ -262,10 +228,8 @@ class NeighbourSelection:
 
         dataloader.train.mapper.precompute = L(NeighbourSelection)(window=11)
 
-    ``TrimapCriterion`` then uses the batched maps; window, k and border must equal its own.
-
-    Args:
-        window, k, border: as for :func:`select_neighbours`.
+    ``TrimapCriterion`` uses the batched maps; ``window``, ``k``, ``border`` (as for
+    :func:`select_neighbours`) must equal its own.
     """
 
     def __init__(self, window: int = 11, k: Optional[int] = None, border: str = "zeros"):
@@ -276,14 +240,8 @@ class NeighbourSelection:
     def __call__(
         self, image: torch.Tensor, valid: Optional[torch.Tensor] = None
     ) -> dict[str, torch.Tensor]:
-        """
-        Args:
-            image: (3, H, W) RGB in [0, 1].
-            valid: optional bool (1, H, W), False on padding added by the mapper.
-
-        Returns:
-            ``{"neighbour_index": (k, H, W), "neighbour_distance": (k, H, W)}``.
-        """
+        """(3, H, W) RGB in [0, 1] and optional bool (1, H, W) ``valid`` (False on the mapper's
+        padding) -> ``{"neighbour_index": (k, H, W), "neighbour_distance": (k, H, W)}``."""
         index, distance = select_neighbours(
             image, window=self.window, k=self.k, border=self.border, valid=valid
         )

@@ -1,8 +1,8 @@
-"""Per-pixel losses against a label: the known loss (trimap), its BCE variant and the alpha L1.
+"""Per-pixel losses: the known loss (trimap), its BCE variant and the alpha L1.
 
-All take ``alpha`` (B, 1, H, W) in [0, 1] and return a float32 scalar, computed in float32 with
-autocast disabled. A loss over an empty set of pixels is 0 -- never NaN -- and stays connected to
-``alpha`` (its gradient is zero), so a batch without known pixels still back-propagates.
+All take (B, 1, H, W) ``alpha`` in [0, 1], a (B, 1, H, W) target and optional bool ``valid``
+(False on padding), and return a float32 scalar (autocast off). Over no pixels a loss is 0,
+never NaN, and stays connected to ``alpha``, so such a batch still back-propagates.
 """
 
 import logging
@@ -37,15 +37,7 @@ def check_map(tensor: torch.Tensor, like: torch.Tensor, name: str, dtype=None) -
 
 
 def masked_mean(values: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
-    """Mean of ``values`` where ``mask`` is True; 0 (connected to ``values``) if none is.
-
-    Args:
-        values: float tensor of any shape.
-        mask: bool tensor broadcastable to ``values``, or None for all elements.
-
-    Returns:
-        scalar tensor.
-    """
+    """Mean of ``values`` where the broadcastable bool ``mask`` (None: all) is True; 0 if none."""
     if mask is None:
         return values.mean()
     mask = mask.expand_as(values)
@@ -76,49 +68,23 @@ def _binary_cross_entropy(alpha: torch.Tensor, trimap: torch.Tensor) -> torch.Te
 def known_loss(
     alpha: torch.Tensor, trimap: torch.Tensor, valid: Optional[torch.Tensor] = None
 ) -> torch.Tensor:
-    """Mean ``|alpha - trimap|`` over the known (target 0 or 1) and valid pixels.
-
-    Args:
-        alpha: (B, 1, H, W) predicted alpha in [0, 1].
-        trimap: (B, 1, H, W) target in {0, 0.5, 1} (0.5 = unknown, see ``conventions``).
-        valid: optional bool (B, 1, H, W); False pixels (padding) are ignored.
-
-    Returns:
-        float32 scalar; 0 when no pixel is known.
-    """
+    """Mean ``|alpha - trimap|`` over the known and valid pixels; ``trimap`` targets are
+    {0, 0.5, 1} (0.5 = unknown, see ``conventions``)."""
     return _mean_over_known(_absolute_error, alpha, trimap, valid)
 
 
 def known_bce_loss(
     alpha: torch.Tensor, trimap: torch.Tensor, valid: Optional[torch.Tensor] = None
 ) -> torch.Tensor:
-    """Mean binary cross-entropy of ``alpha`` against the known trimap pixels (mask labels).
-
-    Args:
-        alpha: (B, 1, H, W) predicted alpha in [0, 1] (log terms are clamped at -100, as
-            ``F.binary_cross_entropy`` does, so 0 and 1 are finite).
-        trimap: (B, 1, H, W) target in {0, 0.5, 1}.
-        valid: optional bool (B, 1, H, W).
-
-    Returns:
-        float32 scalar; 0 when no pixel is known.
-    """
+    """Mean BCE of ``alpha`` against the known pixels of a {0, 0.5, 1} trimap (mask labels); log
+    terms are clamped at -100, as ``F.binary_cross_entropy`` does, so 0 and 1 are finite."""
     return _mean_over_known(_binary_cross_entropy, alpha, trimap, valid)
 
 
 def alpha_l1_loss(
     alpha: torch.Tensor, gt_alpha: torch.Tensor, valid: Optional[torch.Tensor] = None
 ) -> torch.Tensor:
-    """Mean ``|alpha - gt_alpha|`` over valid pixels (the fine-label baseline).
-
-    Args:
-        alpha: (B, 1, H, W) predicted alpha in [0, 1].
-        gt_alpha: (B, 1, H, W) ground-truth alpha in [0, 1].
-        valid: optional bool (B, 1, H, W).
-
-    Returns:
-        float32 scalar.
-    """
+    """Mean ``|alpha - gt_alpha|`` over valid pixels (the fine-label baseline)."""
     check_map(gt_alpha, alpha, "gt_alpha")
     with float32_math(alpha):
         alpha, gt_alpha = alpha.float(), gt_alpha.float()

@@ -1,10 +1,5 @@
-"""Registration of matting splits in detectron2's ``DatasetCatalog`` / ``MetadataCatalog`` that a
-config file may repeat.
-
-A LazyConfig file that registers its own split runs once per load, and a run loads its config more
-than once (the launcher's preflight check, then the training process). detectron2's catalogs
-refuse a second registration of a name; here the same name with the same arguments is a no-op,
-and with other arguments an error naming both.
+"""Registration of matting splits that a config file may repeat (a run loads its config more than
+once): the same name with the same arguments is a no-op, with others an error naming both.
 """
 
 from typing import Any, Callable
@@ -20,15 +15,9 @@ _ARGUMENTS: dict[str, str] = {}
 def register_split(
     name: str, load: Callable[[], list[dict]], arguments: dict[str, Any], **metadata
 ) -> None:
-    """Register ``load`` as the split ``name`` (lazily) with ``evaluator_type="matting"`` metadata.
-
-    Args:
-        name: the dataset name.
-        load: returns the split's dataset dicts (called at the first ``DatasetCatalog.get``).
-        arguments: what defines the split (paths, options): a repeated registration of ``name``
-            is accepted when they are equal.
-        metadata: ``MetadataCatalog`` fields.
-    """
+    """Register ``load`` (returns the dataset dicts) lazily as split ``name``, with
+    ``evaluator_type="matting"`` and ``metadata``; a repeat with equal ``arguments`` (paths,
+    options) is accepted."""
     signature = repr(sorted({**arguments, **metadata}.items()))
     if name in DatasetCatalog.list():
         if _ARGUMENTS.get(name) == signature:

@@ -1,23 +1,11 @@
 """COCO-format instance annotations as matting training data: :func:`register_coco_matting`.
 
-Each usable instance (``per_instance=True``), or the union of the chosen categories' usable
-instances of an image (``per_instance=False``), is one sample; the mapper turns its mask into a
-trimap label with an unknown band around the boundary (:mod:`.instance_labels`: width drawn per
-sample from the seed, scaled to the instance's size), and per-instance samples crop around their
-own band. Masks are decoded with pycocotools. What COCO files hold, and what becomes of it:
-
-* polygons (several parts are one mask), RLE (compressed or uncompressed counts);
-* ``iscrowd`` regions: never a sample; unknown in every label of their image;
-* instances below ``min_area`` (the annotation's ``area``): no sample; unknown in the others;
-* other instances of the chosen categories: unknown in this instance's label (not background);
-  instances of other categories are background;
-* images without a usable instance: no sample (counted in the log).
-
-Annotations of an image id that is not in ``images``, malformed annotations, polygon parts with
-fewer than three points and RLEs of another size than their image or whose counts do not cover
-it (compressed RLEs are decoded once at listing to check them) are skipped, counted and logged.
-A file that is not a COCO instances file, an empty or unknown category selection, image files
-missing on disk (all of them listed) and a selection without any sample are errors.
+Each usable instance (or each image's union of them, ``per_instance=False``) is a sample whose
+mask the mapper turns into a trimap with a seeded, size-scaled unknown band
+(:mod:`.instance_labels`). ``iscrowd`` regions, instances below ``min_area`` and, in an
+instance's label, the other chosen instances are unknown; other categories are background.
+Malformed annotations are skipped and counted in the log; a non-COCO file, a bad category
+selection, missing image files and an empty selection are errors.
 """
 
 import json
@@ -48,9 +36,8 @@ __all__ = [
 ]
 
 INSTANCE_MASK_KEY = "instance_mask"
-"""Dataset dict key of a COCO sample's mask: ``{"segmentation": [...], "unknown": [...],
-"seed": int, "band": (low, high)}`` (COCO segmentations of the foreground and of the pixels that
-are unknown whatever the band)."""
+"""Dataset dict key of a COCO sample's ``{"segmentation": [...], "unknown": [...], "seed": int,
+"band": (low, high)}`` (segmentations of the foreground and of always-unknown pixels)."""
 MIN_AREA = 32 * 32
 """Default smallest instance area in px (COCO's small-object limit)."""
 _REQUIRED_KEYS = ("images", "annotations", "categories")
@@ -155,8 +142,8 @@ def _clean_segmentation(segmentation, height: int, width: int, skipped: Counter)
 
 
 def _valid_counts(counts, height: int, width: int) -> bool:
-    """Whether RLE counts cover the image exactly (pycocotools decodes some malformed strings to
-    garbage without an error: a compressed string is decoded once and checked against its area)."""
+    """Whether RLE counts cover the image exactly (a compressed string is decoded and checked
+    against its area: pycocotools decodes some malformed strings to garbage silently)."""
     if isinstance(counts, list):
         runs_ok = all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts)
         return runs_ok and sum(counts) == height * width
@@ -243,14 +230,12 @@ def load_coco_matting(
     """List a COCO instances file as matting dataset dicts (one per instance or per image).
 
     Args:
-        json_file: COCO instances JSON (polygons or RLE segmentations).
-        image_root: folder the images' ``file_name`` are relative to.
         categories: category names or ids to matte; None for all.
         per_instance: one sample per instance (else one per image: the union of its instances).
         band: inclusive range of the band's kernel sizes (see :mod:`.instance_labels`).
         min_area: instances with a smaller ``area`` (px) are no sample and unknown in others.
-        seed: seed of the labels' band widths (with each sample's ``image_id``).
-        missing_images: ``"error"`` (one error listing every missing image file) or ``"skip"``.
+        seed: seed of the band widths (with each sample's ``image_id``).
+        missing_images: ``"error"`` (listing every missing image file) or ``"skip"``.
 
     Returns:
         dicts with ``file_name``, ``image_id`` (``<stem>_<annotation id>``, or ``<stem>``),
@@ -283,8 +268,7 @@ def load_coco_matting(
             mask = {**label, "segmentation": segmentations, "unknown": unknown}
             dataset_dicts.append({**base, "image_id": stem, INSTANCE_MASK_KEY: mask})
             continue
-        # Every other instance, crowd and small region is unknown in an instance's label: one
-        # compressed RLE of them all per image (its own pixels stay its own), not n copies.
+        # one RLE per image of every instance, crowd and small region (unknown unless its own)
         regions = [segmentation for _, segmentation in instances] + unknown
         others = [_union_rle(regions, base["height"], base["width"])] if len(regions) > 1 else []
         for annotation_id, segmentation in instances:
@@ -334,15 +318,9 @@ def register_coco_matting(
     missing_images: str = "error",
     **metadata,
 ) -> None:
-    """Register a COCO instances file as a matting training split (lazily, like detectron2's
-    ``register_coco_instances``); the file is read at the first ``DatasetCatalog.get``.
-
-    Args:
-        name: the dataset name, e.g. ``"my_coco_matting"``.
-        json_file, image_root, categories, per_instance, band, min_area, seed, missing_images:
-            see :func:`load_coco_matting`.
-        metadata: extra ``MetadataCatalog`` fields.
-    """
+    """Register :func:`load_coco_matting` of a COCO instances file as the training split
+    ``name``, lazily like detectron2's ``register_coco_instances``; ``metadata``: extra
+    ``MetadataCatalog`` fields."""
     if categories is not None and (isinstance(categories, (str, int)) or not list(categories)):
         raise ValueError(
             f"register_coco_matting({name!r}): categories must be a non-empty list of names or "
@@ -370,17 +348,8 @@ def register_coco_matting(
 
 # --- the label of one sample (the mapper's and tools/make_trimap_labels.py's) ------------------
 def instance_label(dataset_dict: dict, kind: str = "trimap") -> tuple[np.ndarray, np.ndarray]:
-    """The label of a COCO sample at its image's size.
-
-    Args:
-        dataset_dict: a dict of :func:`load_coco_matting`.
-        kind: ``"trimap"`` (unknown band, see :mod:`.instance_labels`) or ``"mask"`` (no band:
-            known everywhere but the sample's unknown regions).
-
-    Returns:
-        ``trimap`` (H, W) uint8 0 / 128 / 255 and ``focus`` (H, W) bool, the sample's own
-        boundary band (crops centre on it).
-    """
+    """(H, W) uint8 0 / 128 / 255 label of a :func:`load_coco_matting` dict and its (H, W) bool
+    boundary band (crops centre on it); ``kind="mask"``: no band, only the unknown regions."""
     record = dataset_dict[INSTANCE_MASK_KEY]
     height, width = int(dataset_dict["height"]), int(dataset_dict["width"])
     mask = decode_segmentations(record["segmentation"], height, width)

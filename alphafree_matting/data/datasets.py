@@ -8,17 +8,10 @@ A matting split is an image folder plus one folder per label kind, files matched
     <root>/<mask_dir>/<stem>.png       binary segmentation masks
 
 A dataset dict holds ``file_name``, ``image_id`` (the stem) and ``<kind>_file_name`` **only for
-the label kinds the split is registered with**: a split registered with trimap labels has no
-alpha path, so training on it cannot read a GT alpha. Registration is lazy (the folders are
-listed when ``DatasetCatalog.get`` is called); the built-in splits resolve
-``$DETECTRON2_DATASETS`` (default ``./datasets``) at that moment too.
-
-Structural problems (missing folder, empty folder, images without labels and labels without
-images, stems that do not match, two files with one stem) are found when the split is listed and
-reported together in one :class:`~.io.MattingDataError`. ``verify=True`` also reads every
-file's header, checks that JPEG / PNG files are complete (not truncated), and reports unreadable
-or truncated files and size mismatches in one message; without it they are caught when the mapper
-reads the sample.
+the label kinds the split is registered with** (a trimap split cannot leak a GT alpha).
+Registration is lazy: folders (and ``$DETECTRON2_DATASETS``, default ``./datasets``) are read at
+``DatasetCatalog.get``, and structural problems are reported together in one
+:class:`~.io.MattingDataError`.
 """
 
 import logging
@@ -177,21 +170,16 @@ def load_matting_folder(
     verify: bool = False,
     hints: Optional[dict[str, str]] = None,
 ) -> list[dict]:
-    """List a matting split as detectron2 dataset dicts (sorted by stem).
+    """List a matting split folder ``root`` as detectron2 dataset dicts (sorted by stem).
 
     Args:
-        root: the split folder.
-        image_dir: image subfolder of ``root``.
         label_dirs: label kind (:data:`LABEL_KINDS`) -> subfolder of ``root``; only these kinds
             get a ``<kind>_file_name`` key. Empty for image-only (inference) splits.
-        missing_labels: ``"error"``: images without a label (or labels without an image) raise
-            one error naming all of them; ``"skip"``: such images are left out with a warning.
-        verify: also read every file (header, JPEG / PNG end marker) and raise on unreadable or
-            truncated files and size mismatches.
+        missing_labels: ``"error"``: unmatched images or labels raise one error naming all of
+            them; ``"skip"``: such images are left out with a warning.
+        verify: also read every file's header and end marker and raise on unreadable or
+            truncated files and size mismatches (else the mapper finds them).
         hints: subfolder -> how to get it (download page, label command) for error messages.
-
-    Returns:
-        list of dicts with ``file_name``, ``image_id`` and ``<kind>_file_name`` per label kind.
     """
     if missing_labels not in ("error", "skip"):
         raise ValueError(f"missing_labels must be 'error' or 'skip', got {missing_labels!r}")
@@ -244,17 +232,13 @@ def register_matting_folder(
     verify: bool = False,
     **metadata,
 ) -> None:
-    """Register a folder dataset in ``DatasetCatalog`` (lazily) and its ``MetadataCatalog`` entry.
+    """Register the folder dataset ``root`` lazily as ``name``, with its ``MetadataCatalog`` entry
+    (``metadata``: extra fields); ``missing_labels``, ``verify``: see :func:`load_matting_folder`.
 
     Args:
-        name: the dataset name, e.g. ``"my_matting_train"``.
-        root: the split folder holding ``image_dir`` and the label folders.
         image_dir, trimap_dir, alpha_dir, mask_dir: subfolders of ``root``.
-        labels: the label kinds the split carries (subset of :data:`LABEL_KINDS`); dataset dicts
-            get paths for these kinds only. A training split with trimap supervision uses
-            ``("trimap",)``, an evaluation split ``("alpha", "trimap")``, an inference split ``()``.
-        missing_labels, verify: see :func:`load_matting_folder`.
-        metadata: extra ``MetadataCatalog`` fields.
+        labels: the label kinds the dicts carry paths for: ``("trimap",)`` for trimap training,
+            ``("alpha", "trimap")`` for evaluation, ``()`` for inference.
     """
     folders = {"trimap": trimap_dir, "alpha": alpha_dir, "mask": mask_dir}
     labels = tuple(labels)
@@ -284,13 +268,9 @@ TOY_COMMAND = "python tools/make_toy_dataset.py --output {dataset_dir}   (or: ma
 
 @dataclass(frozen=True)
 class LabelRecipe:
-    """How ``tools/make_trimap_labels.py`` makes a generated label folder of a built-in split.
-
-    ``mode`` is ``"trimap"`` (erosion of the alpha, the paper's labels) or ``"mask"``
-    (segmentation masks of Table 7); ``kernel_size`` ``None`` means random in [1, 29];
-    ``interpolation`` and ``consistent_known`` as in ``trimap_labels.alpha_to_trimap`` (the
-    release's labels: a random interpolation, no correction).
-    """
+    """How ``tools/make_trimap_labels.py`` makes a generated label folder of a built-in split:
+    ``mode`` ``"trimap"`` (the paper's eroded alpha) or ``"mask"`` (Table 7); the other fields as
+    in ``trimap_labels.alpha_to_trimap`` (the release: random kernel and interpolation)."""
 
     source_dir: str
     output_dir: str

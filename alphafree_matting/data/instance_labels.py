@@ -1,13 +1,6 @@
 """Trimap labels from instance masks: an unknown band around the mask boundary, scaled to the
-instance, reproducible from a seed.
-
-The rule (``band_widths``): for a mask whose bounding box has longer side ``s`` pixels, two
-integers ``k_in, k_out`` are drawn uniformly from ``band`` (inclusive; default [1, 29], the
-paper's erosion-kernel range at 640 px) by the label's generator (:func:`~.trimap_labels.label_rng`
-of the seed and the sample's ``image_id``), in that order; the band reaches
-``ceil(k_in * s / 1280)`` px into the mask and ``ceil(k_out * s / 1280)`` px out of it (Euclidean
-distance to the nearest pixel on the other side). For a 640 px object that is 1-15 px per side,
-about what erosion by the paper's kernels leaves.
+instance and reproducible from a seed (see :func:`band_widths`). For a 640 px object the band is
+1-15 px per side, about what erosion by the paper's kernels leaves.
 """
 
 import math
@@ -45,15 +38,11 @@ def check_band(band: Sequence[int]) -> tuple[int, int]:
 def band_widths(
     rng: np.random.Generator, size: int, band: Sequence[int] = BAND_RANGE
 ) -> tuple[int, int]:
-    """Draw the band's (inner, outer) widths in px for an object of longer side ``size`` px.
+    """Band widths ``(ceil(k_in * size / 1280), ceil(k_out * size / 1280))`` px, each >= 1.
 
-    Args:
-        rng: the label's generator (``label_rng(seed, image_id)``); two draws, inner first.
-        size: the object's longer side in pixels (:func:`object_size`).
-        band: inclusive range of the kernel sizes ``k``.
-
-    Returns:
-        ``(ceil(k_in * size / 1280), ceil(k_out * size / 1280))``, each >= 1.
+    ``k_in``, ``k_out`` are drawn (in that order) from the inclusive ``band`` (default [1, 29],
+    the paper's kernel range at 640 px) by ``rng`` (``label_rng(seed, image_id)``); ``size`` is
+    the object's longer side in px (:func:`object_size`).
     """
     low, high = check_band(band)
     kernels = rng.integers(low, high + 1, size=2)
@@ -63,24 +52,18 @@ def band_widths(
 
 
 def _distance_to_outside(region: np.ndarray) -> np.ndarray:
-    """(H, W) float32 Euclidean distance of each pixel of ``region`` to the nearest pixel outside
-    it (1 next to the boundary); 0 outside. Pixels beyond the image border do not count."""
+    """(H, W) float32 Euclidean distance to the nearest pixel outside ``region`` inside the
+    image (1 next to the boundary, 0 outside)."""
     return cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
 
 
 def band_trimap(
     mask: np.ndarray, inner: int, outer: int, unknown: Optional[np.ndarray] = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Trimap of a binary mask with an unknown band of ``inner`` px inside, ``outer`` outside.
+    """(H, W) uint8 0 / 128 / 255 trimap and (H, W) bool boundary band of an (H, W) bool mask.
 
-    Args:
-        mask: (H, W) bool foreground.
-        inner, outer: band widths in px (0: that side of the boundary stays known).
-        unknown: optional (H, W) bool pixels that are unknown whatever the band (other
-            instances, crowd regions); the mask's own pixels are not affected.
-
-    Returns:
-        ``trimap`` (H, W) uint8 0 / 128 / 255 and ``band`` (H, W) bool, the boundary band alone.
+    The band reaches ``inner`` px into the mask and ``outer`` px out of it (0: that side stays
+    known); optional bool ``unknown`` pixels outside the mask (other instances, crowd) are unknown.
     """
     mask = mask.astype(bool)
     band = np.zeros(mask.shape, bool)

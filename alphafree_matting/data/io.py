@@ -1,18 +1,9 @@
 """Reading and writing matting files, with errors that name the file and the fix.
 
-Every reader returns numpy arrays in the package's conventions:
-
-* images: ``(H, W, 3)`` uint8 RGB,
-* alphas: ``(H, W)`` float32 in [0, 1],
-* trimaps: ``(H, W)`` uint8 as stored (0 / 128 / 255; see :mod:`alphafree_matting.conventions`),
-* binary masks: ``(H, W)`` bool.
-
-Single-channel label files (alphas, trimaps, masks) saved with 3 or 4 channels are accepted when
-the colour channels are equal (a gray image saved as colour); an RGBA file whose A channel is
-not uniformly opaque is a cut-out and its A channel is the label. Anything else is rejected.
-
-Truncated JPEG and PNG files (a half-finished download or copy) are rejected before decoding:
-libjpeg decodes the missing rows as gray filler and only prints "Premature end of JPEG file".
+Readers return images ``(H, W, 3)`` uint8 RGB, alphas ``(H, W)`` float32 in [0, 1], trimaps
+``(H, W)`` uint8 as stored (0 / 128 / 255) and masks ``(H, W)`` bool. A label saved as colour is
+accepted if its channels are equal; an RGBA cut-out's label is its A channel. Truncated JPEG / PNG
+files are rejected before decoding (libjpeg would fill the missing rows with gray).
 """
 
 import logging
@@ -43,9 +34,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 LABEL_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 """File extensions (lower case) listed as alpha / trimap / mask labels."""
 
-_CHANNEL_TOLERANCE = 1.0 / 32.0
-"""Largest difference between the colour channels of a gray label saved as colour (JPEG noise),
-as a fraction of the value range."""
+_CHANNEL_TOLERANCE = 1.0 / 32.0  # channel spread (JPEG noise) of a gray label saved as colour
 
 
 _EXIF_ORIENTATION = 0x0112
@@ -62,11 +51,10 @@ _JPEG_EOI, _JPEG_SOS = 0xD9, 0xDA
 
 
 def _jpeg_reaches_end(data: np.ndarray) -> bool:
-    """Whether JPEG bytes reach the end-of-image marker (FF D9) of the main image.
+    """Whether JPEG bytes reach the main image's end-of-image marker (FF D9).
 
-    Segments are skipped by their length (an EXIF thumbnail's markers are inside one) and a scan
-    runs to the next marker: in entropy-coded data FF is followed by 00 (stuffing) or D0..D7
-    (restart markers). Extraneous bytes between segments are skipped, as libjpeg does.
+    Segments are skipped by length (so an EXIF thumbnail's markers are ignored), a scan runs to
+    the next marker not FF 00 / FF D0..D7, and stray bytes between segments are skipped (libjpeg).
     """
     ff = np.flatnonzero(data[:-1] == 0xFF)
     follow = data[ff + 1]
@@ -124,12 +112,8 @@ def _check_complete_bytes(data: bytes, path: str, what: str) -> None:
 
 
 def check_complete(path: str, what: str = "image") -> None:
-    """Raise :class:`MattingDataError` if a JPEG or PNG file is truncated (reads the whole file).
-
-    Args:
-        path: the file.
-        what: what the file is, for the message ("image", "trimap", ...).
-    """
+    """Raise :class:`MattingDataError` if a JPEG or PNG file is truncated (reads the whole file);
+    ``what`` ("image", "trimap", ...) names it in the message."""
     if not os.path.isfile(path):
         raise MattingDataError(f"{what} file not found: {path}. Check the dataset folder layout.")
     with open(path, "rb") as f:
@@ -186,12 +170,8 @@ def _single_channel(data: np.ndarray, path: str, what: str) -> np.ndarray:
 
 
 def read_image(path: str) -> np.ndarray:
-    """Read an image as ``(H, W, 3)`` uint8 RGB.
-
-    OpenCV's colour mode applies the EXIF orientation, replicates grayscale to three channels,
-    drops an alpha channel (the colours are kept, not composited) and reduces 16-bit images to
-    8 bits.
-    """
+    """Read an image as ``(H, W, 3)`` uint8 RGB: EXIF orientation applied, gray replicated, an
+    alpha channel dropped (not composited), 16 bits reduced to 8 (OpenCV's colour mode)."""
     return cv2.cvtColor(_read_raw(path, "image", cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
@@ -201,12 +181,8 @@ def read_alpha(path: str) -> np.ndarray:
 
 
 def read_trimap(path: str) -> np.ndarray:
-    """Read a trimap as ``(H, W)`` uint8, values as stored.
-
-    16-bit trimaps are scaled to 8 bits, except those whose values all fit in 8 bits (0 / 128 /
-    255 or class indices saved in a 16-bit container), which keep their values: scaled, they
-    would all become 0.
-    """
+    """Read a trimap as ``(H, W)`` uint8, values as stored; 16-bit files are scaled to 8 bits
+    unless every value fits in 8 bits (0 / 128 / 255 or class indices in a 16-bit container)."""
     data = _single_channel(_read_raw(path, "trimap"), path, "trimap")
     if data.dtype == np.uint8:
         return data
@@ -216,11 +192,8 @@ def read_trimap(path: str) -> np.ndarray:
 
 
 def read_mask(path: str) -> np.ndarray:
-    """Read a binary segmentation mask as ``(H, W)`` bool (True = foreground).
-
-    Integer files whose largest value is 1 are 0/1 masks; otherwise a pixel is foreground
-    when its value is at least half the value range (0/255 masks, 16-bit masks, soft masks).
-    """
+    """Read a mask as ``(H, W)`` bool (True = foreground): 0/1 integer files as they are, others
+    foreground from half the value range (0/255, 16-bit, soft masks)."""
     data = _single_channel(_read_raw(path, "mask"), path, "mask")
     if np.issubdtype(data.dtype, np.integer) and data.max(initial=0) <= 1:
         return data.astype(bool)
@@ -228,14 +201,8 @@ def read_mask(path: str) -> np.ndarray:
 
 
 def read_image_size(path: str) -> tuple[int, int]:
-    """``(height, width)`` of an image file from its header, without decoding the pixels.
-
-    The size is the one :func:`read_image` returns: an EXIF orientation that swaps the axes
-    is applied (OpenCV applies it when decoding).
-
-    Raises:
-        MattingDataError: the file is missing or its header cannot be read.
-    """
+    """``(height, width)`` of an image file from its header, as :func:`read_image` returns it
+    (EXIF orientation applied); raises :class:`MattingDataError` if the header is unreadable."""
     if not os.path.isfile(path):
         raise MattingDataError(f"file not found: {path}. Check the dataset folder layout.")
     try:

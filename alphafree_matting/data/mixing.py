@@ -1,13 +1,6 @@
-"""Mixed supervision: training splits whose samples carry different label kinds.
-
-* :func:`sample_label_kind`: the label a dataset dict supervises with (``MattingDatasetMapper(
-  label="per_sample")`` uses it): its alpha, its trimap (a trimap file or a COCO instance mask)
-  or its binary mask.
-* :func:`mix_label_splits` / :func:`register_mixed_split`: the images of an alpha split and a
-  trimap split, a seeded fraction keeping their alpha, the rest their trimap (e.g. 10 % of AM-2K
-  with alphas), as a list or as a registered split.
-* :func:`label_repeat_factors`: repeat factors for detectron2's ``RepeatFactorTrainingSampler``
-  that draw each label kind with a chosen share of the samples.
+"""Mixed supervision: training splits whose samples carry different label kinds (alpha, trimap
+or mask), for ``MattingDatasetMapper(label="per_sample")``: a seeded alpha fraction of one set
+of images (e.g. 10 % of AM-2K), or repeat factors that draw each kind with a chosen share.
 """
 
 import logging
@@ -56,9 +49,9 @@ def sample_label_kind(dataset_dict: Mapping[str, Any]) -> str:
         return "trimap"
     raise MattingDataError(
         f"dataset dict of {dataset_dict.get('file_name')} carries "
-        f"{'no label' if not files else f'several labels ({files})'}: with "
-        "label='per_sample' every training dict must carry exactly one label kind. Register the "
-        "training splits with one label kind each (e.g. labels=('alpha',) and ('trimap',))."
+        f"{'no label' if not files else f'several labels ({files})'}, but label='per_sample' "
+        "needs exactly one; register each training split with one label kind (e.g. "
+        "labels=('alpha',) and ('trimap',))."
     )
 
 
@@ -70,18 +63,10 @@ def _listing(split: str, names) -> str:
 def mix_label_splits(
     alpha_split: str, trimap_split: str, alpha_fraction: float, *, seed: int = 0
 ) -> list[dict]:
-    """The images of two splits of the same images, ``round(alpha_fraction * N)`` of them (a
-    seeded random choice) with their alpha, the others with their trimap label.
-
-    Args:
-        alpha_split: a registered split with alpha labels (e.g. ``"am2k_train_alpha"``).
-        trimap_split: a split of the same images with trimap (or mask) labels.
-        alpha_fraction: share of the images that keep their alpha, in [0, 1].
-        seed: of the choice (independent of the training seed).
-
-    Returns:
-        dataset dicts sorted by file name, each from one of the two splits (one label kind).
-    """
+    """Dataset dicts (sorted by file name) of two splits of the same images:
+    ``round(alpha_fraction * N)`` of them, chosen with ``seed`` (not the training seed), from
+    ``alpha_split`` (e.g. ``"am2k_train_alpha"``), the others from ``trimap_split`` (trimap or
+    mask labels)."""
     if not 0.0 <= alpha_fraction <= 1.0:
         raise ValueError(f"alpha_fraction must be in [0, 1], got {alpha_fraction}")
     alpha_dicts = {d["file_name"]: d for d in DatasetCatalog.get(alpha_split)}
@@ -114,10 +99,7 @@ def mix_label_splits(
 def register_mixed_split(
     name: str, alpha_split: str, trimap_split: str, alpha_fraction: float, *, seed: int = 0
 ) -> None:
-    """Register :func:`mix_label_splits` of two registered splits as the split ``name`` (lazily).
-
-    Train on it with ``MattingDatasetMapper(label="per_sample")``.
-    """
+    """Register :func:`mix_label_splits` lazily as split ``name`` (for ``label="per_sample"``)."""
     if not 0.0 <= alpha_fraction <= 1.0:
         raise ValueError(f"alpha_fraction must be in [0, 1], got {alpha_fraction}")
     register_split(
@@ -131,16 +113,11 @@ def register_mixed_split(
 
 
 def label_repeat_factors(dataset_dicts: list[dict], ratios: Mapping[str, float]) -> torch.Tensor:
-    """Per-dict repeat factors for ``RepeatFactorTrainingSampler`` that draw each label kind with
-    share ``ratios[kind] / sum(ratios)`` of the samples, keeping the epoch length.
+    """(N,) float32 ``RepeatFactorTrainingSampler`` factors ``ratio_k / sum(ratios) * N / N_k``,
+    so each label kind k gets that share of the samples and the epoch length is kept.
 
-    Args:
-        dataset_dicts: the training dicts (one label kind each, see :func:`sample_label_kind`).
-        ratios: label kind -> sampling weight (> 0) for every kind present, e.g.
-            ``{"alpha": 0.25, "trimap": 0.75}``.
-
-    Returns:
-        (N,) float32 tensor: ``ratio_k / sum(ratios) * N / N_k`` for a dict of kind k.
+    ``ratios`` maps every kind present to a weight > 0, e.g. ``{"alpha": 0.25, "trimap": 0.75}``;
+    each dict carries one kind (:func:`sample_label_kind`).
     """
     kinds = [sample_label_kind(d) for d in dataset_dicts]
     counts = {kind: kinds.count(kind) for kind in dict.fromkeys(kinds)}

@@ -1,13 +1,8 @@
 """Coarse labels made from alpha mattes or binary masks (the paper's simulation of human labels).
 
-* :func:`alpha_to_trimap`: the release's ``alpha2trimap.py``: the alpha resized to 640x640 (random
-  interpolation), certain foreground and background eroded with elliptic kernels (random sizes in
-  [1, 29], or fixed for the roughness study), the rest unknown, resized back (nearest).
-* :func:`mask_to_trimap`: an unknown band around a binary mask's boundary (Appendix B).
-* :func:`alpha_to_mask`: the segmentation-mask labels of Table 7 (``alpha2mask``).
-
-As in the release, a known label may contradict the full-resolution alpha near thin structures;
-``consistent_known=True`` turns such pixels unknown (:func:`enforce_known_consistency`).
+Trimaps from alpha (the release's ``alpha2trimap.py``) or from masks (Appendix B), and the
+segmentation-mask labels of Table 7 (``alpha2mask``). As in the release, a known label may
+contradict the full-resolution alpha near thin structures unless ``consistent_known=True``.
 """
 
 import hashlib
@@ -51,15 +46,8 @@ def elliptic_kernel(size: int) -> np.ndarray:
 
 
 def label_rng(seed: int, key: str) -> np.random.Generator:
-    """Random generator for one label file, derived from a global seed and the file's name.
-
-    The labels then do not depend on the order the files are processed in or on how many
-    worker processes share the work.
-
-    Args:
-        seed: the global seed of a label-generation run.
-        key: a name that identifies the file (e.g. its stem).
-    """
+    """Generator for one label file from the run's ``seed`` and the file's ``key`` (e.g. its stem),
+    so labels do not depend on file order or on the number of worker processes."""
     digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
@@ -120,16 +108,8 @@ def _eroded_trimap(
 def enforce_known_consistency(
     trimap: np.ndarray, foreground: np.ndarray, background: np.ndarray
 ) -> np.ndarray:
-    """Set known trimap pixels that contradict the source to unknown (in place).
-
-    Args:
-        trimap: ``(H, W)`` uint8 trimap (0 / 128 / 255).
-        foreground: ``(H, W)`` bool, pixels that may be labelled foreground (alpha = 1).
-        background: ``(H, W)`` bool, pixels that may be labelled background (alpha = 0).
-
-    Returns:
-        ``trimap``, where every 255 lies in ``foreground`` and every 0 in ``background``.
-    """
+    """Set known pixels of an (H, W) uint8 0/128/255 ``trimap`` to unknown, in place, unless
+    255 lies in the (H, W) bool ``foreground`` and 0 in ``background``; returns ``trimap``."""
     trimap[(trimap == TRIMAP_FOREGROUND) & ~foreground] = TRIMAP_UNKNOWN
     trimap[(trimap == TRIMAP_BACKGROUND) & ~background] = TRIMAP_UNKNOWN
     return trimap
@@ -143,20 +123,21 @@ def alpha_to_trimap(
     interpolation: str = RANDOM,
     consistent_known: bool = False,
 ) -> np.ndarray:
-    """Make a trimap label from an alpha matte by eroding its certain regions.
+    """Trimap label from an alpha matte: resize to the working resolution, erode the certain
+    foreground and background with elliptic kernels, the rest unknown, resize back (nearest).
 
     Args:
         alpha: (H, W) float array in [0, 1].
-        kernel_size: erosion kernel side for (foreground, background), or one int for both;
-            ``None`` draws each uniformly from :data:`KERNEL_RANGE`.
+        kernel_size: erosion kernel side for (foreground, background), or one int for both
+            (the roughness study); ``None`` draws each uniformly from :data:`KERNEL_RANGE`.
         rng: the file's generator (:func:`label_rng`) for the random choices.
         resolution: side of the square working resolution (640); 0 keeps the alpha's size.
-        interpolation: of the resize to the working resolution: :data:`RANDOM` (the release)
-            or ``"nearest"``, ``"linear"``, ``"cubic"``, ``"lanczos"``.
+        interpolation: :data:`RANDOM` (the release) or ``"nearest"``, ``"linear"``, ``"cubic"``,
+            ``"lanczos"``, for the resize to the working resolution.
         consistent_known: turn known pixels that contradict ``alpha`` unknown.
 
     Returns:
-        (H, W) uint8 trimap with values 0 / 128 / 255.
+        (H, W) uint8 trimap, 0 / 128 / 255.
     """
     if alpha.ndim != 2:
         raise ValueError(f"alpha must be (H, W), got shape {alpha.shape}")
@@ -179,18 +160,11 @@ def mask_to_trimap(
     resolution: int = LABEL_RESOLUTION,
     consistent_known: bool = True,
 ) -> np.ndarray:
-    """Make a trimap from a binary segmentation mask: an unknown band around its boundary.
+    """(H, W) uint8 trimap from an (H, W) bool (or 0/1) mask: erodes the mask and its complement,
+    leaving about ``fg_size / 2 + bg_size / 2`` working-resolution pixels unknown at the boundary.
 
-    The mask (foreground) and its complement (background) are eroded, which leaves a band of
-    about ``fg_size / 2 + bg_size / 2`` working-resolution pixels around the boundary unknown.
-
-    Args:
-        mask: (H, W) bool (or 0/1) foreground mask.
-        kernel_size, rng, resolution: as in :func:`alpha_to_trimap` (nearest resizes).
-        consistent_known: 255 only inside the mask and 0 only outside it, after the resizes.
-
-    Returns:
-        (H, W) uint8 trimap.
+    ``kernel_size``, ``rng``, ``resolution`` are as in :func:`alpha_to_trimap` (nearest resizes);
+    ``consistent_known`` keeps 255 inside the mask and 0 outside it after the resizes.
     """
     if mask.ndim != 2:
         raise ValueError(f"mask must be (H, W), got shape {mask.shape}")
@@ -208,21 +182,12 @@ def alpha_to_mask(
     resolution: int = LABEL_RESOLUTION,
     interpolation: str = RANDOM,
 ) -> np.ndarray:
-    """Make a coarse segmentation-mask label from an alpha matte (the labels of Table 7).
+    """(H, W) uint8 0/255 coarse mask label from an (H, W) alpha in [0, 1] (Table 7).
 
-    The alpha (at the working resolution) is thresholded at a level drawn uniformly from
-    :data:`MASK_THRESHOLD_RANGE`, then, with equal chance, eroded, dilated, eroded then dilated,
-    or dilated then eroded, each with an elliptic kernel of random size in :data:`KERNEL_RANGE`.
-    Like a human-drawn mask it is deliberately wrong near the boundary.
-
-    Args:
-        alpha: (H, W) float array in [0, 1].
-        rng: the file's generator (:func:`label_rng`).
-        resolution: side of the square working resolution; 0 keeps the alpha's size.
-        interpolation: of the resize to the working resolution, as in :func:`alpha_to_trimap`.
-
-    Returns:
-        ``(H, W)`` uint8 mask with values 0 (background) and 255 (foreground).
+    The alpha at the working resolution is thresholded at a level drawn from
+    :data:`MASK_THRESHOLD_RANGE`, then eroded, dilated, or both in either order (equal chance),
+    with elliptic kernels sized in :data:`KERNEL_RANGE`; like a human mask, wrong near the boundary.
+    ``rng``, ``resolution`` and ``interpolation`` are as in :func:`alpha_to_trimap`.
     """
     if alpha.ndim != 2:
         raise ValueError(f"alpha must be (H, W), got shape {alpha.shape}")

@@ -1,17 +1,11 @@
 """Multi-process training: detectron2's ``launch`` with a startup timeout that says who is missing,
 and a gloo path for machines without a GPU.
 
-A single-process run and a single-machine GPU run go to detectron2's ``launch`` unchanged. A
-multi-machine run, and a multi-process run on a machine without CUDA (CPU processes over gloo,
-which detectron2 0.6's ``launch`` refuses), start their processes here (as detectron2 does: one
-per GPU, spawned). Before the process group is made, every process joins a rendezvous at
-``dist_url`` that waits at most ``startup_timeout`` (default 10 minutes, not the 30 minutes of the
-process group's timeout) and logs, on every rank, which ranks (and machines) it is still waiting
-for. Then each process sets up the state
-detectron2's workers set up: the default process group (NCCL on GPUs, gloo otherwise), the
-machine-local group of ``detectron2.utils.comm`` and a barrier. Everything detectron2 builds on
-that state (``comm`` helpers, per-rank seeding in ``default_setup``, the rank-sharded
-``TrainingSampler``, ``create_ddp_model``, evaluator gathering) then works as usual.
+Single-process and single-machine GPU runs go to detectron2's ``launch`` unchanged. Multi-machine
+runs and CPU multi-process runs (gloo, which detectron2 0.6 refuses) start their processes here:
+each joins a rendezvous at ``dist_url`` that waits at most ``startup_timeout`` (10 min, not the
+process group's 30) and logs which ranks it waits for, then sets up the state detectron2's
+workers set up (process group, ``comm``'s machine-local group, a barrier).
 """
 
 import logging
@@ -52,10 +46,8 @@ _PREFIX = "alphafree_matting/rendezvous"
 
 
 def _set_detectron2_local_process_group(group) -> None:
-    """The one access to a private name of detectron2: 0.6 keeps the machine-local group in
-    ``comm._LOCAL_PROCESS_GROUP`` and has no public setter (later versions have
-    ``comm.create_local_process_group``). ``tests/engine/test_distributed.py`` fails if the
-    installed detectron2 has neither."""
+    """The one access to a private name of detectron2: 0.6 has no setter for
+    ``comm._LOCAL_PROCESS_GROUP`` (``tests/engine/test_distributed.py`` checks it exists)."""
     if not hasattr(comm, "_LOCAL_PROCESS_GROUP"):
         raise RuntimeError(
             "this detectron2 has neither comm.create_local_process_group nor "
@@ -67,16 +59,9 @@ def _set_detectron2_local_process_group(group) -> None:
 
 
 def create_local_process_group(num_processes_per_machine: int) -> None:
-    """Create the group of the ranks on this machine and register it with detectron2's ``comm``
-    (``comm.get_local_rank()`` and ``comm.get_local_size()`` need it).
-
-    Uses ``comm.create_local_process_group`` where detectron2 has it (after 0.6). Every process
-    must call this together (it creates groups collectively), after ``init_process_group``.
-
-    Args:
-        num_processes_per_machine: processes on each machine (ranks are numbered machine by
-            machine, as detectron2's ``launch`` numbers them).
-    """
+    """Create this machine's group of ranks (numbered machine by machine) for detectron2's
+    ``comm.get_local_rank()`` / ``get_local_size()``; ``comm.create_local_process_group`` where it
+    exists (after 0.6). Collective: every process calls it after ``init_process_group``."""
     if hasattr(comm, "create_local_process_group"):
         comm.create_local_process_group(num_processes_per_machine)
         return
@@ -171,17 +156,9 @@ def rendezvous(
     processes_per_machine: int,
     startup_timeout: timedelta = DEFAULT_STARTUP_TIMEOUT,
 ) -> dist.Store:
-    """Meet every process of the run at ``dist_url`` (rank 0 serves a TCP store there).
-
-    Each rank logs which ranks and machines it is waiting for when it joins, and again every
-    :data:`WAIT_LOG_PERIOD` seconds while some are missing.
-
-    Returns:
-        the store, for ``init_process_group(store=...)``.
-
-    Raises:
-        TimeoutError: some ranks did not join within ``startup_timeout``; names them.
-    """
+    """Meet every process at ``dist_url`` (rank 0 serves a TCP store there) and return the store
+    for ``init_process_group(store=...)``; logs the missing ranks every :data:`WAIT_LOG_PERIOD`
+    s and raises a TimeoutError naming them after ``startup_timeout``."""
     deadline = time.monotonic() + startup_timeout.total_seconds()
     store = _connect(dist_url, rank, world_size, deadline)
     store.set(f"{_PREFIX}/rank{rank}", socket.gethostname())
@@ -263,11 +240,10 @@ def _worker(
     if use_cuda:
         torch.cuda.set_device(local_rank)
     elif forked:
-        # OpenMP thread pools do not survive fork: a forked process runs its ops single-threaded
-        # (as detectron2's forked data-loader workers do).
+        # OpenMP thread pools do not survive fork (as in detectron2's forked loader workers)
         torch.set_num_threads(1)
     elif "OMP_NUM_THREADS" not in os.environ:
-        # The processes share the machine's cores; oversubscribing them slows every one down.
+        # the processes share the machine's cores
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // num_processes_per_machine))
     with _StderrLogging():
         store = rendezvous(dist_url, rank, world_size, num_processes_per_machine, startup_timeout)
@@ -296,25 +272,17 @@ def launch(
     start_method: str = "spawn",
     startup_timeout: timedelta = DEFAULT_STARTUP_TIMEOUT,
 ) -> None:
-    """detectron2's ``launch``, with a startup timeout, and for CPU processes (gloo) too.
+    """``detectron2.engine.launch`` with a startup timeout, and for CPU processes (gloo) too.
 
-    Same arguments as ``detectron2.engine.launch``; without CUDA, ``num_gpus_per_machine`` is
-    the number of CPU processes per machine (``--num-gpus`` of the training script). Each CPU
-    process uses ``cores / processes`` threads unless ``OMP_NUM_THREADS`` is set.
+    Without CUDA, ``num_gpus_per_machine`` is the number of CPU processes per machine, each with
+    ``cores / processes`` threads unless ``OMP_NUM_THREADS`` is set.
 
     Args:
-        main_func: called as ``main_func(*args)`` in every process.
-        num_gpus_per_machine: processes per machine.
-        num_machines, machine_rank: the machines of the job and this one's index.
-        dist_url: rendezvous URL, e.g. ``tcp://127.0.0.1:50152`` (machine 0's address);
-            ``"auto"`` picks a free local port (single machine only).
-        args: arguments of ``main_func``.
-        timeout: timeout of collective operations.
-        start_method: how CPU processes start: ``"spawn"`` (as detectron2 starts GPU processes)
-            or ``"fork"`` (POSIX; no new interpreter start-up, as the processes inherit the
-            imported modules; each then runs single-threaded). GPU runs always spawn.
-        startup_timeout: how long the processes of a multi-machine or CPU run wait for each
-            other to start; while they wait, every rank logs which ranks (machines) are missing.
+        dist_url: e.g. ``tcp://127.0.0.1:50152`` (machine 0); ``"auto"``: a free local port
+            (single machine only).
+        start_method: CPU processes ``"spawn"`` or ``"fork"`` (POSIX; faster start, inherits the
+            imported modules, single-threaded). GPU runs always spawn.
+        startup_timeout: how long the processes of a multi-machine or CPU run wait for each other.
     """
     world_size = num_machines * num_gpus_per_machine
     if world_size == 1:
@@ -362,16 +330,8 @@ def launch(
 
 
 def create_ddp_model(model: nn.Module, **kwargs) -> nn.Module:
-    """detectron2's ``create_ddp_model``, also for a model on the CPU.
-
-    detectron2 passes ``device_ids=[local rank]``, which DistributedDataParallel rejects for a
-    CPU module; a CPU model gets ``device_ids=None``. Returns ``model`` itself in a
-    single-process run.
-
-    Args:
-        model: the model, already on its device.
-        kwargs: ``fp16_compression`` and DistributedDataParallel arguments (``train.ddp``).
-    """
+    """detectron2's ``create_ddp_model`` (``kwargs``: ``train.ddp``; ``model`` itself in a single
+    process), also for a CPU model: it gets ``device_ids=None`` (DDP rejects ``[local rank]``)."""
     if comm.get_world_size() > 1 and all(p.device.type == "cpu" for p in model.parameters()):
         kwargs.setdefault("device_ids", None)
     return _detectron2_create_ddp_model(model, **kwargs)

@@ -34,13 +34,10 @@ _BLOCK_INDEX = re.compile(r"(?:^|\.)blocks\.(\d+)\.")
 def vit_lr_decay_factor(
     name: str, *, num_layers: int = 12, lr_decay_rate: float = 0.65, prefix: str = "backbone."
 ) -> float:
-    """Layer-wise lr factor of a parameter, e.g. ``backbone.blocks.3.mlp.fc1.weight``.
+    """Layer-wise lr factor of a parameter ``name``, e.g. ``backbone.blocks.3.mlp.fc1.weight``.
 
-    Args:
-        name: parameter name as given by ``model.named_parameters()``.
-        num_layers: number of transformer blocks of the backbone.
-        lr_decay_rate: the decay per block (0.65 for ViT-S in the paper).
-        prefix: names outside this prefix (the decoder) get factor 1.
+    ``lr_decay_rate`` is per block of ``num_layers`` (0.65 for ViT-S in the paper); names outside
+    ``prefix`` (the decoder) get factor 1.
     """
     if not name.startswith(prefix):
         return 1.0
@@ -65,20 +62,13 @@ def get_param_groups(
     lr_decay_rate: Optional[float] = 0.65,
     backbone_prefix: str = "backbone.",
 ) -> list[dict[str, Any]]:
-    """Optimizer parameter groups with per-group ``lr`` and ``weight_decay``.
+    """``{"params", "lr", "weight_decay"}`` groups of the trainable parameters, one per distinct
+    (lr, weight_decay); a shared parameter appears once.
 
     Args:
-        model: the model; only its trainable parameters are returned.
-        base_lr, weight_decay: the optimizer's defaults.
-        weight_decay_norm: weight decay of normalisation-layer parameters.
+        weight_decay_norm: weight decay of the parameters of :data:`NORM_TYPES` modules.
         zero_weight_decay_names: parameter attribute names without weight decay.
-        num_layers, lr_decay_rate: layer-wise lr decay of the backbone; ``lr_decay_rate=None``
-            disables it (all factors 1).
-        backbone_prefix: name prefix of the backbone's parameters.
-
-    Returns:
-        list of ``{"params": [...], "lr": float, "weight_decay": float}``, one per distinct
-        (lr, weight_decay); a shared parameter appears once.
+        num_layers, lr_decay_rate: backbone layer-wise lr decay; ``lr_decay_rate=None`` disables it.
     """
     groups: dict[tuple, list[torch.nn.Parameter]] = defaultdict(list)
     seen = set()

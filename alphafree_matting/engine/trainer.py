@@ -16,15 +16,9 @@ logger = logging.getLogger(__name__)
 
 
 class CPUAutocastTrainer(SimpleTrainer):
-    """:class:`SimpleTrainer` whose forward pass and loss sum run under CPU autocast.
-
-    As in :class:`AMPTrainer`, backward and the optimizer step run outside autocast (inside it,
-    gradients are less precise); parameters, gradients and optimizer state stay float32.
-
-    Args:
-        model, data_loader, optimizer: as for :class:`SimpleTrainer`.
-        precision: the autocast dtype, ``torch.bfloat16`` (or ``torch.float16``).
-    """
+    """:class:`SimpleTrainer` whose forward pass and loss sum run under CPU autocast of
+    ``precision`` (bfloat16 or float16); as in :class:`AMPTrainer`, backward and the optimizer
+    step run outside it, and parameters, gradients and optimizer state stay float32."""
 
     def __init__(self, model, data_loader, optimizer, precision: torch.dtype = torch.bfloat16):
         super().__init__(model, data_loader, optimizer)
@@ -55,13 +49,8 @@ class CPUAutocastTrainer(SimpleTrainer):
 def build_trainer(
     model, data_loader, optimizer, *, device: str, amp: bool = False
 ) -> SimpleTrainer:
-    """The detectron2 trainer for ``device`` and the AMP switch.
-
-    Args:
-        model, data_loader, optimizer: as for detectron2's :class:`SimpleTrainer`.
-        device: the model's device, "cpu", "cuda" or "cuda:N".
-        amp: ``train.amp.enabled`` of the config.
-    """
+    """The detectron2 trainer for the model's ``device`` ("cpu", "cuda", "cuda:N") and ``amp``
+    (``train.amp.enabled``)."""
     if not amp:
         return SimpleTrainer(model, data_loader, optimizer)
     if torch.device(device).type == "cuda":

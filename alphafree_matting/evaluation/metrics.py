@@ -84,23 +84,13 @@ def _masked_sum(error_map: np.ndarray, mask: Optional[np.ndarray]) -> float:
 
 
 def sad(pred: np.ndarray, gt: np.ndarray, mask: Optional[np.ndarray] = None) -> float:
-    """Sum of absolute differences ``sum |pred - gt| / 1000``.
-
-    Args:
-        pred, gt: (H, W) alpha in [0, 1].
-        mask: optional (H, W) bool, the pixels to sum over (default: whole image).
-    """
+    """``sum |pred - gt| / 1000`` over the (H, W) bool ``mask`` (default: whole image)."""
     pred, gt = _as_alpha_pair(pred, gt)
     return _masked_sum(np.abs(pred - gt), _as_mask(mask, gt.shape)) / _PER_THOUSAND
 
 
 def mse(pred: np.ndarray, gt: np.ndarray, mask: Optional[np.ndarray] = None) -> float:
-    """Mean squared error, not scaled by 1e3; 0.0 when ``mask`` selects no pixel.
-
-    Args:
-        pred, gt: (H, W) alpha in [0, 1].
-        mask: optional (H, W) bool, the pixels to average over (default: whole image).
-    """
+    """Mean squared error (not scaled by 1e3) over the (H, W) bool ``mask``; 0.0 if it is empty."""
     pred, gt = _as_alpha_pair(pred, gt)
     mask = _as_mask(mask, gt.shape)
     count = gt.size if mask is None else int(mask.sum())
@@ -108,25 +98,14 @@ def mse(pred: np.ndarray, gt: np.ndarray, mask: Optional[np.ndarray] = None) -> 
 
 
 def mad(pred: np.ndarray, gt: np.ndarray) -> float:
-    """Mean absolute difference over the whole image (``SAD * 1000 / (H * W)``).
-
-    Args:
-        pred, gt: (H, W) alpha in [0, 1].
-    """
+    """Mean absolute difference over the whole image (``SAD * 1000 / (H * W)``)."""
     pred, gt = _as_alpha_pair(pred, gt)
     return _masked_sum(np.abs(pred - gt), None) / gt.size
 
 
 def gaussian_gradient_magnitude(alpha: np.ndarray, sigma: float = GRADIENT_SIGMA) -> np.ndarray:
-    """Gradient magnitude from scipy's gaussian derivative filters, as the benchmark's Grad.
-
-    Args:
-        alpha: (H, W) float alpha in [0, 1].
-        sigma: gaussian standard deviation in pixels.
-
-    Returns:
-        (H, W) float32 ``sqrt(d_row^2 + d_col^2)`` (float32 filter output, as the benchmark).
-    """
+    """(H, W) float32 ``sqrt(d_row^2 + d_col^2)`` of scipy's gaussian derivative filters
+    (``sigma`` in pixels), as the benchmark's Grad."""
     d_row = ndimage.gaussian_filter(alpha, sigma, order=(1, 0), output=np.float32)
     d_col = ndimage.gaussian_filter(alpha, sigma, order=(0, 1), output=np.float32)
     return np.sqrt(d_row**2 + d_col**2)
@@ -143,17 +122,8 @@ def _dim_derivative_kernel(sigma: float) -> np.ndarray:
 
 
 def dim_gaussian_gradient_magnitude(alpha: np.ndarray, sigma: float = GRADIENT_SIGMA) -> np.ndarray:
-    """Gradient magnitude from DIM's ``gaussgradient``, as the unknown-region protocol.
-
-    Unlike :func:`gaussian_gradient_magnitude`: a truncated, unit-L2-norm kernel, border "nearest".
-
-    Args:
-        alpha: (H, W) float alpha in [0, 1].
-        sigma: gaussian standard deviation in pixels.
-
-    Returns:
-        (H, W) float64 gradient magnitude.
-    """
+    """(H, W) float64 gradient magnitude of DIM's ``gaussgradient`` (unknown-region protocol):
+    a truncated, unit-L2-norm kernel and border "nearest", unlike the benchmark's."""
     alpha = np.asarray(alpha, dtype=np.float64)
     kernel = _dim_derivative_kernel(sigma)
     d_col = ndimage.convolve(alpha, kernel, mode="nearest")
@@ -162,12 +132,7 @@ def dim_gaussian_gradient_magnitude(alpha: np.ndarray, sigma: float = GRADIENT_S
 
 
 def gradient_error(pred: np.ndarray, gt: np.ndarray, sigma: float = GRADIENT_SIGMA) -> float:
-    """Benchmark gradient error ``sum (|grad pred| - |grad gt|)^2 / 10`` over the whole image.
-
-    Args:
-        pred, gt: (H, W) alpha in [0, 1].
-        sigma: gaussian standard deviation of the derivative filters, pixels.
-    """
+    """Benchmark gradient error ``sum (|grad pred| - |grad gt|)^2 / 10`` over the whole image."""
     pred, gt = _as_alpha_pair(pred, gt)
     pred_magnitude = gaussian_gradient_magnitude(pred, sigma)
     gt_magnitude = gaussian_gradient_magnitude(gt, sigma)
@@ -185,17 +150,8 @@ def _largest_component(binary: np.ndarray) -> Optional[np.ndarray]:
 
 
 def connectivity_level_map(pred: np.ndarray, gt: np.ndarray, step: float = CONN_STEP) -> np.ndarray:
-    """Per pixel, the last threshold at which it was connected to the matte's main body.
-
-    Thresholds are ``np.arange(0, 1 + step, step)`` in float64, as the benchmark code.
-
-    Args:
-        pred, gt: (H, W) alpha in [0, 1].
-        step: threshold step.
-
-    Returns:
-        (H, W) float32 level map in [0, 1].
-    """
+    """(H, W) float32: per pixel, the last threshold of ``np.arange(0, 1 + step, step)`` at which
+    it was connected to the matte's main body (as the benchmark code)."""
     pred, gt = _as_alpha_pair(pred, gt)
     thresholds = np.arange(0, 1 + step, step)
     level_map = np.full(gt.shape, -1.0, dtype=np.float32)
@@ -209,15 +165,8 @@ def connectivity_level_map(pred: np.ndarray, gt: np.ndarray, step: float = CONN_
 
 
 def connectivity_error_map(pred: np.ndarray, gt: np.ndarray, step: float = CONN_STEP) -> np.ndarray:
-    """Per-pixel ``|phi(pred) - phi(gt)|``, ``phi(x) = 1 - d * (d >= 0.15)``, ``d = x - level``.
-
-    Args:
-        pred, gt: (H, W) alpha in [0, 1].
-        step: threshold step.
-
-    Returns:
-        (H, W) float64 error map, values in [0, 1].
-    """
+    """(H, W) float64 ``|phi(pred) - phi(gt)|``, ``phi(x) = 1 - d * (d >= 0.15)``, ``d = x - level``
+    (the :func:`connectivity_level_map`)."""
     pred, gt = _as_alpha_pair(pred, gt)
     level_map = connectivity_level_map(pred, gt, step)
     pred_distance = pred - level_map
@@ -228,22 +177,12 @@ def connectivity_error_map(pred: np.ndarray, gt: np.ndarray, step: float = CONN_
 
 
 def connectivity_error(pred: np.ndarray, gt: np.ndarray, step: float = CONN_STEP) -> float:
-    """Benchmark connectivity error (Conn) over the whole image, in thousands.
-
-    Args:
-        pred, gt: (H, W) alpha in [0, 1].
-        step: threshold step.
-    """
+    """Benchmark connectivity error (Conn) over the whole image, in thousands."""
     return _masked_sum(connectivity_error_map(pred, gt, step), None) / _PER_THOUSAND
 
 
 def paste_known_regions(pred: np.ndarray, trimap: np.ndarray) -> np.ndarray:
-    """(H, W) float64 copy of ``pred`` set to 1 where the trimap is 255, to 0 where it is 0.
-
-    Args:
-        pred: (H, W) alpha in [0, 1].
-        trimap: (H, W) stored trimap values (0 / 128 / 255).
-    """
+    """Float64 copy of ``pred`` set to 1 where the (H, W) 0/128/255 trimap is 255, 0 where 0."""
     pasted = np.array(pred, dtype=np.float64)
     trimap = _as_trimap(trimap, pasted.shape)
     pasted[trimap == TRIMAP_FOREGROUND] = 1.0
@@ -252,25 +191,13 @@ def paste_known_regions(pred: np.ndarray, trimap: np.ndarray) -> np.ndarray:
 
 
 def sad_trimap(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> float:
-    """SAD-T: whole-image SAD of :func:`paste_known_regions` of ``pred``, in thousands.
-
-    Args:
-        pred, gt: (H, W) alpha in [0, 1].
-        trimap: (H, W) stored trimap values (0 / 128 / 255).
-    """
+    """SAD-T: whole-image SAD of :func:`paste_known_regions` of ``pred``, in thousands."""
     return sad(paste_known_regions(pred, trimap), gt)
 
 
 def mse_trimap(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> float:
-    """MSE-T: whole-image squared error of the pasted prediction over the number of unknowns.
-
-    The count is of the 128 pixels, else of those neither 0 nor 255 (as the benchmark), else 1
-    (where the benchmark divides by zero).
-
-    Args:
-        pred, gt: (H, W) alpha in [0, 1].
-        trimap: (H, W) stored trimap values (0 / 128 / 255).
-    """
+    """MSE-T: whole-image squared error of the pasted prediction over the number of unknowns:
+    the 128 pixels, else those neither 0 nor 255 (as the benchmark), else 1 (it divides by 0)."""
     pasted, gt = _as_alpha_pair(paste_known_regions(pred, trimap), gt)
     trimap = _as_trimap(trimap, gt.shape)
     count = int((trimap == TRIMAP_UNKNOWN).sum())
@@ -287,10 +214,10 @@ def matting_metrics(
     Args:
         pred: (H, W) predicted alpha in [0, 1], float (do not quantise it).
         gt: (H, W) GT alpha in [0, 1]; ``png / 255`` in float64 for bit-exact Conn.
-        trimap: (H, W) stored trimap values (0 / 128 / 255), or None to leave out SAD-T, MSE-T.
+        trimap: (H, W) stored trimap (0 / 128 / 255), or None to leave out SAD-T, MSE-T.
 
     Returns:
-        OrderedDict of python floats, keys in :data:`BENCHMARK_KEYS` order.
+        OrderedDict of floats, keys in :data:`BENCHMARK_KEYS` order.
     """
     pred, gt = _as_alpha_pair(pred, gt)
     results = OrderedDict(
@@ -311,18 +238,11 @@ def matting_metrics(
 def unknown_region_metrics(
     pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray
 ) -> "OrderedDict[str, float]":
-    """SAD / MSE / Grad / Conn over the trimap's unknown (128) pixels, as GCA / ViTMatte.
+    """SAD / MSE / Grad / Conn over the (H, W) trimap's unknown (128) pixels, as GCA / ViTMatte.
 
-    Gradient and connectivity maps are taken on the whole image, then summed over the unknown
-    pixels; Grad uses :func:`dim_gaussian_gradient_magnitude`, so it is not the benchmark's Grad.
-
-    Args:
-        pred, gt: (H, W) alpha in [0, 1].
-        trimap: (H, W) stored trimap values (0 / 128 / 255).
-
-    Returns:
-        OrderedDict of python floats, keys :data:`UNKNOWN_REGION_KEYS`: SAD, Grad, Conn
-        ``/ 1000``; MSE ``* 1e3`` (0 without unknown pixels).
+    Grad and Conn maps are taken on the whole image, then summed over the unknown pixels; Grad
+    uses :func:`dim_gaussian_gradient_magnitude`, not the benchmark's. Returns an OrderedDict
+    keyed :data:`UNKNOWN_REGION_KEYS`: SAD, Grad, Conn ``/ 1000``; MSE ``* 1e3`` (0 if no unknown).
     """
     pred, gt = _as_alpha_pair(pred, gt)
     unknown = _as_trimap(trimap, gt.shape) == TRIMAP_UNKNOWN

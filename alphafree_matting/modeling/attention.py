@@ -1,10 +1,8 @@
-"""Attention with decomposed relative positions, whole or in query chunks of bounded memory.
+"""Attention with decomposed relative positions (MViTv2 / ViTDet), whole or in query chunks.
 
-The plain path builds the (B, N, N) additive bias of decomposed relative positions (MViTv2 /
-ViTDet) at once. :func:`chunked_attention` computes the same attention for chunks of queries (a
-band of rows of the query grid, or part of one row), each with only its own slice of the bias,
-through ``F.scaled_dot_product_attention`` (fused kernels on CUDA and CPU), so its memory is
-bounded by a :class:`~alphafree_matting.modeling.tiling.TileBudget` instead of growing as N^2.
+The plain path builds the (B, N, N) bias at once; :func:`chunked_attention` gives each chunk of
+queries only its slice of it, so memory is bounded by a
+:class:`~alphafree_matting.modeling.tiling.TileBudget` instead of growing as N^2.
 """
 
 from typing import Optional
@@ -27,23 +25,14 @@ __all__ = [
 ]
 
 BYTES_PER_SCORE = 8
-"""Working bytes per (query, key) pair of a chunk: its float32 bias entry and as much again for
-the attention kernel (a copy of the mask or scores); for chunk sizing."""
+"""Working bytes per (query, key) pair of a chunk: a float32 bias entry and the kernel's copy."""
 
 
 def relative_position_table(q_size: int, k_size: int, rel_pos: torch.Tensor) -> torch.Tensor:
-    """Relative-position embeddings for every (query, key) pair along one axis.
+    """(q_size, k_size, C) embeddings of every (query, key) pair along one axis.
 
-    The learnt table is resized (linear interpolation) when the attended size differs from
-    the size it was built for, so any input size works.
-
-    Args:
-        q_size: number of query positions along the axis.
-        k_size: number of key positions along the axis.
-        rel_pos: (L, C) learnt table, L = 2 * size - 1 for the size it was built for.
-
-    Returns:
-        (q_size, k_size, C).
+    ``rel_pos`` is the (L, C) learnt table, L = 2 * size - 1 for the size it was built for;
+    it is linearly interpolated for other sizes, so any input size works.
     """
     num_offsets = 2 * max(q_size, k_size) - 1
     if rel_pos.shape[0] != num_offsets:
@@ -54,7 +43,6 @@ def relative_position_table(q_size: int, k_size: int, rel_pos: torch.Tensor) -> 
     if q_size == k_size:  # self-attention: integer offsets (no float sizes, so it exports)
         positions = torch.arange(q_size, device=rel_pos.device)
         return rel_pos[positions[:, None] - positions[None, :] + (k_size - 1)]
-    # Scale coordinates by the ratio of sizes when query and key grids differ.
     q_coords = torch.arange(q_size, device=rel_pos.device)[:, None] * max(k_size / q_size, 1.0)
     k_coords = torch.arange(k_size, device=rel_pos.device)[None, :] * max(q_size / k_size, 1.0)
     offsets = (q_coords - k_coords) + (k_size - 1) * max(q_size / k_size, 1.0)
@@ -68,17 +56,12 @@ def decomposed_rel_pos_bias(
     q_hw: tuple[int, int],
     k_hw: tuple[int, int],
 ) -> torch.Tensor:
-    """Additive attention bias of decomposed relative positions (MViTv2 / ViTDet).
+    """(B, q_h * q_w, k_h * k_w) bias of decomposed relative positions, added to the logits.
 
     Args:
         query: (B, q_h * q_w, C) unscaled queries (B includes the heads).
-        rel_pos_h: (Lh, C) table along the height axis.
-        rel_pos_w: (Lw, C) table along the width axis.
-        q_hw: (q_h, q_w) query grid.
-        k_hw: (k_h, k_w) key grid.
-
-    Returns:
-        bias (B, q_h * q_w, k_h * k_w) to add to the attention logits.
+        rel_pos_h, rel_pos_w: (Lh, C) and (Lw, C) tables along height and width.
+        q_hw, k_hw: (q_h, q_w) query grid and (k_h, k_w) key grid.
     """
     q_h, q_w = q_hw
     k_h, k_w = k_hw
@@ -94,17 +77,12 @@ def rel_pos_bias(
     table_w: torch.Tensor,
     out: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
-    """Additive attention bias of decomposed relative positions.
+    """(B, q_h * q_w, k_h * k_w) additive bias of decomposed relative positions.
 
     Args:
         query_grid: (B, q_h, q_w, C) unscaled queries on their grid (B includes the heads).
-        table_h: (q_h, k_h, C) relative-position embeddings of every (query row, key row).
-        table_w: (q_w, k_w, C) same along the width.
-        out: a flat buffer of at least B * q_h * q_w * k_h * k_w elements to hold the bias
-            (reused across chunks: no fresh allocation per chunk); None: a new tensor.
-
-    Returns:
-        bias (B, q_h * q_w, k_h * k_w).
+        table_h, table_w: (q_h, k_h, C) and (q_w, k_w, C) of :func:`relative_position_table`.
+        out: optional flat buffer of >= B * q_h * q_w * k_h * k_w elements, reused across chunks.
     """
     batch, q_h, q_w, _ = query_grid.shape
     k_h, k_w = table_h.shape[1], table_w.shape[1]
@@ -119,12 +97,8 @@ def rel_pos_bias(
 
 
 def grid_chunks(grid_hw: tuple[int, int], max_queries: int) -> list[tuple[slice, slice]]:
-    """Split a (q_h, q_w) query grid into chunks of at most ``max_queries`` (at least one query):
-    bands of whole rows, or pieces of one row when a row holds more.
-
-    Returns:
-        (row slice, column slice) per chunk, in row-major order.
-    """
+    """(row slice, column slice) chunks, row-major, of at most ``max_queries`` (>= 1) queries of
+    a (q_h, q_w) grid: bands of whole rows, or pieces of one row when a row holds more."""
     q_h, q_w = grid_hw
     if max_queries >= q_w:
         return [(slice(a, b), slice(0, q_w)) for a, b in split_range(q_h, max_queries // q_w)]
@@ -135,14 +109,9 @@ def grid_chunks(grid_hw: tuple[int, int], max_queries: int) -> list[tuple[slice,
 def attention_chunks(
     items: int, grid_hw: tuple[int, int], keys: int, budget_bytes: int
 ) -> list[tuple[slice, slice, slice]]:
-    """Plan the chunks of an attention of ``items`` query grids (batch x heads) over ``keys``.
-
-    A chunk holds whole grids of several items when one grid fits the budget (windowed attention),
-    else one band of queries of every item (global attention).
-
-    Returns:
-        (item slice, row slice, column slice) per chunk.
-    """
+    """(item, row, column) slices of the chunks of ``items`` query grids (batch x heads) over
+    ``keys``: whole grids of several items if one fits the budget (windowed attention), else one
+    band of queries of every item (global attention)."""
     q_h, q_w = grid_hw
     queries = max(1, budget_bytes // (keys * BYTES_PER_SCORE))  # (item, query) pairs per chunk
     if queries >= q_h * q_w:
@@ -161,17 +130,12 @@ def chunked_attention(
     tables: Optional[tuple[torch.Tensor, torch.Tensor]],
     budget: TileBudget,
 ) -> torch.Tensor:
-    """Scaled dot-product attention of every query over all keys, in chunks of queries.
-
-    Equals ``F.scaled_dot_product_attention(query, key, value, attn_mask=bias)`` with the whole
-    bias ``rel_pos_bias(query grid, *tables)`` (no bias when ``tables`` is None).
+    """``F.scaled_dot_product_attention`` with bias ``rel_pos_bias(query grid, *tables)`` (none
+    if ``tables`` is None), in chunks of queries sized by ``budget`` (told of each chunk).
 
     Args:
-        query: (B, q_h * q_w, C) queries of a (q_h, q_w) grid, row-major (B includes the heads).
+        query: (B, q_h * q_w, C) row-major queries of the ``grid_hw`` grid (B includes heads).
         key, value: (B, N, C) and (B, N, C_v).
-        grid_hw: (q_h, q_w).
-        tables: (table_h, table_w) of :func:`rel_pos_bias` for the whole grid, or None.
-        budget: sizes the chunks; hears of each.
 
     Returns:
         (B, q_h * q_w, C_v).

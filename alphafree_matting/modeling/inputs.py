@@ -42,11 +42,9 @@ def _check_map(index: int, item: dict[str, Any], key: str, channels: int, hw: tu
 def check_input(
     index: int, item: dict[str, Any], *, need_trimap: bool, check_values: bool = True
 ) -> tuple[int, int]:
-    """Validate one model input dict; return its (H, W). Raises ValueError naming the key.
-
-    ``check_values``: also check the image range and the trimap levels (a pass over the data;
-    evaluation does, training trusts the mapper, which builds both from the files).
-    """
+    """Validate one input dict and return its (H, W); raises ValueError naming the key.
+    ``check_values`` also checks image range and trimap levels (evaluation; training trusts
+    the mapper)."""
     if not isinstance(item, dict) or "image" not in item:
         raise ValueError(f"batched_inputs[{index}] must be a dict with an 'image' tensor (3, H, W)")
     image = item["image"]

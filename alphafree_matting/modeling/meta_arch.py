@@ -1,21 +1,9 @@
 """The matting meta-architecture: batching, normalisation, backbone + decoder, loss or alpha output.
 
-:class:`MattingModel` is model-agnostic: any backbone (a tensor or a dict of features out) and any
-decoder (``decoder(features, inputs) -> alpha``) plug into it, so other matting models reuse the
-data path, criterion and evaluator by configuration alone. :class:`ViTMatte` is the
-paper's instance.
-
-Model input: one dict per image (:mod:`.inputs`). Trimap-input models need ``trimap`` in
-evaluation too. Mixed supervision: when every training dict carries ``label_kind`` (``"trimap"``
-or ``"alpha"``), a batch may mix dicts with a ``trimap`` and dicts with an ``alpha``.
-
-* train: returns ``criterion(alpha_pred, image, targets)``, a dict of weighted scalar losses.
-* eval: returns ``[{"alpha": (1, H, W) in [0, 1]}]``, one per input, at the input's size.
-
-Evaluation runs in bounded memory by default (``bounded_inference``): a backbone or decoder whose
-``forward`` takes a ``budget`` keyword (:class:`ViT`, :class:`DetailCapture`) gets a
-:class:`~.tiling.TileBudget` and splits its work into tiles within it (attention in query chunks,
-the fine decoder maps in bands of rows), with the plain path's output; other parts run whole.
+Input: one dict per image (:mod:`.inputs`; trimap-input models need ``trimap`` in evaluation
+too). If every training dict has ``label_kind`` (``"trimap"`` / ``"alpha"``), a batch may mix the
+two labels. Training returns the criterion's dict of losses; evaluation ``[{"alpha": (1, H, W)}]``
+at each input's size, in bounded memory by default (parts whose ``forward`` takes a ``budget``).
 """
 
 import inspect
@@ -56,14 +44,11 @@ class MattingBatch:
     """A padded batch, as built by :meth:`MattingModel.preprocess`.
 
     Attributes:
-        inputs: (B, C, Hp, Wp) network input: ImageNet-normalised RGB (+ trimap channel),
-            zero on padding (as the official ViTMatte pads).
-        images: (B, 3, Hp, Wp) RGB in [0, 1], un-normalised, zero on padding.
-        targets: ``trimap`` (B, 1, Hp, Wp) 0.5 on padding, ``alpha`` (B, 1, Hp, Wp) 0 on padding,
-            ``valid`` (B, 1, Hp, Wp) bool False on padding, ``neighbour_index`` stacked;
-            only the keys present in the inputs (``valid`` always). Mixed-supervision batches
-            (inputs with ``label_kind``) add ``has_trimap`` and ``has_alpha`` (B,) bool, which
-            samples carry that label (the others hold 0.5 / 0 there). Empty unless requested.
+        inputs: (B, C, Hp, Wp) ImageNet-normalised RGB (+ trimap channel), 0 on padding.
+        images: (B, 3, Hp, Wp) RGB in [0, 1], un-normalised, 0 on padding.
+        targets: the keys present in the inputs: (B, 1, Hp, Wp) ``trimap`` 0.5 on padding,
+            ``alpha`` 0, bool ``valid`` (always) False; (B, k, Hp, Wp) ``neighbour_*``; mixed
+            batches add (B,) bool ``has_trimap`` / ``has_alpha``. Empty unless requested.
         image_sizes: (H, W) of every input before padding.
     """
 
@@ -96,27 +81,23 @@ def pad_and_stack(
 
 
 class MattingModel(nn.Module):
-    """Backbone + decoder as a detectron2 matting meta-architecture.
+    """Backbone + decoder as a detectron2 matting meta-architecture (model-agnostic).
 
     Args:
-        backbone: maps the (B, C, H, W) input to a feature map, or to a dict of named feature
-            maps (a detectron2 ``Backbone``).
-        decoder: ``decoder(features, inputs)`` -> alpha (B, 1, H, W) in [0, 1]; ``features`` is
-            the backbone's single feature map (also when returned as a one-entry dict, or the
-            one named by ``backbone_feature``), else the backbone's whole dict.
+        backbone: (B, C, H, W) input -> a feature map or a dict of them (detectron2 ``Backbone``).
+        decoder: ``decoder(features, inputs)`` -> (B, 1, H, W) alpha in [0, 1]; ``features`` is
+            the single (or ``backbone_feature``) feature map, else the backbone's whole dict.
         criterion: ``criterion(alpha, image, targets)`` -> dict of losses; needed for training.
         pixel_mean, pixel_std: RGB normalisation of images in [0, 1].
         size_divisibility: inputs are padded to a multiple of this.
-        trimap_input: the trimap (in {0, 0.5, 1}, un-normalised, like the official ViTMatte)
-            is concatenated to the normalised image as a 4th channel, in training and evaluation.
-        max_side: in evaluation, images whose longer side exceeds it are resized down (aspect
-            kept), predicted, and the alpha resized back up (bilinear). None: no limit.
-        backbone_feature: name of the one backbone output to decode (None: see ``decoder``).
-        bounded_inference: in evaluation, run the parts that support it in tiles within
-            ``inference_memory_mb`` (same output; memory grows about linearly with the pixels,
-            not as the square of the tokens). False: the plain path, as in training and export.
-        inference_memory_mb: working memory of one tile (MiB): chunk and band sizes follow it.
-            The input, the coarse maps kept whole and the output come on top.
+        trimap_input: concatenate the un-normalised {0, 0.5, 1} trimap as a 4th input channel
+            (as the official ViTMatte).
+        max_side: in evaluation, predict images with a longer side above it downscaled and
+            resize the alpha back (bilinear). None: no limit.
+        bounded_inference: in evaluation, run the parts that support it in tiles (same output,
+            memory about linear in pixels). False: the plain path of training and export.
+        inference_memory_mb: working memory (MiB) of one tile; input, stored maps and output
+            come on top.
     """
 
     def __init__(
@@ -171,15 +152,8 @@ class MattingModel(nn.Module):
     def preprocess(
         self, batched_inputs: list[dict[str, Any]], with_targets: bool = True
     ) -> MattingBatch:
-        """Validate, pad to a common size (multiple of ``size_divisibility``), normalise.
-
-        Args:
-            batched_inputs: model inputs (see the module docstring).
-            with_targets: also stack the target keys present in the inputs.
-
-        Returns:
-            a :class:`MattingBatch` on the model's device.
-        """
+        """Validate, pad to a multiple of ``size_divisibility``, normalise, and (``with_targets``)
+        stack the targets: a :class:`MattingBatch` on the model's device."""
         image_sizes = self._check_inputs(batched_inputs)
         return self._batch(batched_inputs, image_sizes, with_targets)
 
@@ -201,7 +175,7 @@ class MattingModel(nn.Module):
         inside = torch.zeros((len(image_sizes), 1, *size), dtype=torch.bool, device=self.device)
         for index, (height, width) in enumerate(image_sizes):
             inside[index, :, :height, :width] = True
-        # Normalised input is zero on padding, as in the official ViTMatte.
+        # zero on padding, as in the official ViTMatte
         inputs = ((images - self.pixel_mean) / self.pixel_std) * inside
         present = self._present_keys(batched_inputs) if with_targets else ()
         trimap = None
@@ -213,7 +187,7 @@ class MattingModel(nn.Module):
                 self.device,
             )
         if self.trimap_input:
-            # The 4th channel is the trimap in {0, 0.5, 1}, un-normalised, zero on padding.
+            # un-normalised {0, 0.5, 1}, zero on padding
             inputs = torch.cat([inputs, trimap * inside], dim=1)
         targets: dict[str, torch.Tensor] = {}
         if with_targets:
@@ -252,8 +226,7 @@ class MattingModel(nn.Module):
                 has = [x[LABEL_KIND_KEY] == key for x in batched_inputs]
                 targets[f"has_{key}"] = torch.tensor(has, dtype=torch.bool, device=self.device)
         if "neighbour_index" in present or "neighbour_distance" in present:
-            # Neighbours selected per sample in data-loader workers (window offsets do not
-            # depend on the position): padding holds empty slots, excluded by `valid`.
+            # Selected per sample in workers (offsets are position-free); padding: empty slots.
             for key, pad_value in (("neighbour_index", NO_NEIGHBOUR), ("neighbour_distance", inf)):
                 if key not in present:
                     raise ValueError(
@@ -266,11 +239,8 @@ class MattingModel(nn.Module):
 
     # --- forward --------------------------------------------------------------------------------
     def predict(self, inputs: torch.Tensor, budget: Optional[TileBudget] = None) -> torch.Tensor:
-        """(B, C, Hp, Wp) normalised padded input -> alpha (B, 1, Hp, Wp) in [0, 1].
-
-        ``budget``: passed to the backbone and decoder that take one (bounded inference, eval
-        mode only); None: the plain path.
-        """
+        """(B, C, Hp, Wp) normalised padded input -> (B, 1, Hp, Wp) alpha in [0, 1]; ``budget``
+        goes to the parts that take one (None: the plain path)."""
         features = _call(self.backbone, budget, inputs)
         if isinstance(features, dict):
             if self.backbone_feature is not None:
@@ -288,14 +258,7 @@ class MattingModel(nn.Module):
         return TileBudget(int(self.inference_memory_mb * 2**20), progress)
 
     def forward(self, batched_inputs: list[dict[str, Any]]):
-        """
-        Args:
-            batched_inputs: list of dicts, see the module docstring.
-
-        Returns:
-            train: dict of scalar losses from the criterion.
-            eval: ``[{"alpha": (1, H, W)}]`` at each input's size, values in [0, 1].
-        """
+        """Training: the criterion's dict of losses; eval: ``[{"alpha": (1, H, W)}]`` in [0, 1]."""
         if not self.training:
             return self.inference(batched_inputs)
         if self.criterion is None:
@@ -323,13 +286,8 @@ class MattingModel(nn.Module):
         batched_inputs: list[dict[str, Any]],
         progress: Optional[Callable[[int, int], None]] = None,
     ) -> list[dict[str, torch.Tensor]]:
-        """Predict alpha for every input at its own size (see ``max_side``).
-
-        Args:
-            batched_inputs: model inputs (see the module docstring).
-            progress: called as ``progress(tiles done, tiles announced)`` after every tile of
-                bounded inference.
-        """
+        """Alpha of every input at its own size (see ``max_side``); ``progress(tiles done, tiles
+        announced)`` is called after every tile of bounded inference."""
         original_sizes = self._check_inputs(batched_inputs)
         resized_inputs = [self._limit_size(item) for item in batched_inputs]
         resized_sizes = [tuple(item["image"].shape[1:]) for item in resized_inputs]

@@ -1,12 +1,9 @@
 """Exact evaluation of conv decoders in row tiles, for inference in bounded memory.
 
-A :class:`RowMap` is a (B, C, H, W) feature map whose rows are computed on demand:
-``rows(start, stop)`` returns rows [start, stop) exactly as the whole map holds them. Maps
-compose: a convolution (any module of one k x k, stride s, zero-padded conv and pointwise layers:
-eval-mode BatchNorm, ReLU, a 1x1 conv, ...), a 2x bilinear upsampling, a channel concatenation.
-Each asks its source for the rows its output rows see (the halo), so zero padding is applied only
-at the map's true border. A :class:`StoredMap` is computed once, tile by tile, and kept: for
-coarse maps that every tile of a finer map reads. Tile heights follow a :class:`TileBudget`.
+A :class:`RowMap` is a (B, C, H, W) map whose rows [start, stop) are computed on demand, exactly
+as the whole map holds them: each map asks its sources for the rows its output sees (the halo),
+so zero padding is applied only at the true border. A :class:`StoredMap` is computed once and
+kept (coarse maps every tile reads). Tile heights follow a :class:`TileBudget`.
 """
 
 import math
@@ -40,11 +37,9 @@ class TileBudget:
     """Working memory of one tile of bounded inference, and progress over the tiles.
 
     Attributes:
-        memory_bytes: target size of the intermediates of one tile (attention bias of a query
-            chunk, activations of a band of rows); what is kept whole (input, stored coarse maps,
-            output) is not part of it.
-        progress: called as ``progress(done, total)`` after every tile; ``total`` counts the
-            tiles announced so far (each model part announces its tiles when it starts).
+        memory_bytes: target size of one tile's intermediates (not of the input, stored maps
+            or output, which are kept whole).
+        progress: ``progress(done, total)`` after every tile; ``total``: tiles announced so far.
     """
 
     memory_bytes: int
@@ -72,27 +67,17 @@ def split_range(length: int, max_size: int) -> list[tuple[int, int]]:
 def conv_input_rows(
     start: int, stop: int, kernel: int, stride: int, padding: int, input_height: int
 ) -> tuple[int, int, int]:
-    """Input rows a zero-padded convolution needs for output rows [start, stop).
-
-    Returns:
-        (first, last, offset): convolving input rows [first, last) (with the same padding) gives
-        output rows [start, stop) at rows [offset, offset + stop - start) of its result. ``first``
-        is a multiple of ``stride``, so the crop's output grid is the map's.
-    """
+    """(first, last, offset): convolving input rows [first, last) (same padding) gives output
+    rows [start, stop) at [offset, offset + stop - start); ``first`` is a multiple of ``stride``,
+    so the crop's output grid is the map's."""
     first = max(start * stride - padding, 0) // stride * stride
     last = min((stop - 1) * stride - padding + kernel, input_height)
     return first, last, start - first // stride
 
 
 def upsample_input_rows(start: int, stop: int, input_height: int) -> tuple[int, int, int]:
-    """Input rows of output rows [start, stop) of a 2x bilinear (align_corners=False) upsampling.
-
-    Output row y reads input rows floor(y / 2 - 1/4) and the next (clamped at the border).
-
-    Returns:
-        (first, last, offset): upsampling input rows [first, last) gives the output rows at rows
-        [offset, offset + stop - start) of its result.
-    """
+    """(first, last, offset) of output rows [start, stop) of a 2x bilinear (align_corners=False)
+    upsampling, as :func:`conv_input_rows`; row y reads input floor(y / 2 - 1/4) and the next."""
     first = max((start - 1) // 2, 0)
     last = min(stop // 2 + 1, input_height)
     return first, last, start - 2 * first
@@ -100,12 +85,7 @@ def upsample_input_rows(start: int, stop: int, input_height: int) -> tuple[int, 
 
 # --- maps ----------------------------------------------------------------------------------------
 class RowMap:
-    """A (batch, channels, height, width) map computed by rows.
-
-    Attributes:
-        batch, channels, height, width: its shape.
-        sources: the maps it reads.
-    """
+    """A (batch, channels, height, width) map computed by rows from the ``sources`` it reads."""
 
     def __init__(self, batch: int, channels: int, height: int, width: int, sources=()):
         self.batch, self.channels, self.height, self.width = batch, channels, height, width
@@ -138,14 +118,12 @@ class TensorRows(RowMap):
 
 
 class ConvRows(RowMap):
-    """``module(source)`` for a module of one k x k, stride s, zero-padded conv + pointwise layers.
+    """``module(source)`` for one k x k, stride s, zero-padded conv + pointwise layers (eval mode).
 
     Args:
-        module: the callable, e.g. a conv-BN-ReLU block (eval mode).
-        source: its input map.
         channels: its output channels.
-        work_channels: channels of the intermediates it holds at once (e.g. conv + BN outputs:
-            2 x channels); for tile sizing.
+        work_channels: channels of the intermediates held at once, for tile sizing (default
+            2 x channels: conv + BN outputs).
         kernel, stride, padding: of its convolution.
     """
 
@@ -219,13 +197,8 @@ class ConcatRows(RowMap):
 
 
 class StoredMap(RowMap):
-    """A map computed whole, tile by tile, on its first read, and kept.
-
-    Args:
-        source: the map to store.
-        budget: sizes its tiles (``budget.memory_bytes / source.row_bytes()`` rows each) and
-            hears of each.
-    """
+    """A map computed whole on its first read, in tiles of
+    ``budget.memory_bytes / source.row_bytes()`` rows (each reported to ``budget``), and kept."""
 
     def __init__(self, source: RowMap, budget: TileBudget):
         super().__init__(source.batch, source.channels, source.height, source.width, (source,))
@@ -269,10 +242,7 @@ def _stored_maps(output: RowMap) -> list[StoredMap]:
 
 
 def evaluate_rows(output: RowMap, budget: TileBudget) -> torch.Tensor:
-    """Compute ``output`` whole, tile by tile within ``budget``: (B, C, H, W).
-
-    Announces its tiles (those of every stored map it reads, and its own) to ``budget`` first.
-    """
+    """(B, C, H, W) ``output``, tile by tile within ``budget``, to which it announces all tiles."""
     final = output if isinstance(output, StoredMap) else StoredMap(output, budget)
     budget.announce(sum(len(stored.tiles()) for stored in _stored_maps(final)))
     return final.compute()

@@ -1,16 +1,9 @@
 """Plain ViT backbone of ViTMatte (ViTDet-style windowed attention + conv residual blocks).
 
-The constructor arguments and the state-dict keys are those of upstream detectron2's
-``modeling.backbone.vit.ViT`` (absent from detectron2 0.6) and of the official ViTMatte
-checkpoints, so LazyConfig files and pretrained weights written for either load here:
-
-* ``patch_embed.proj.{weight,bias}``, ``pos_embed`` (pretraining grid, with the class-token slot),
-* ``blocks.N.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.*``, ``blocks.N.attn.rel_pos_{h,w}``,
-* ``blocks.N.residual.{conv1,norm1,conv2,norm2,conv3,norm3}.*`` for ``N in residual_block_indexes``.
-
-The helpers below (window partition, absolute position interpolation, channel LayerNorm) are pure
-functions so they can be tested on their own; attention and its decomposed relative positions
-are in :mod:`.attention`.
+Constructor arguments and state-dict keys (``patch_embed.proj.*``, ``pos_embed``,
+``blocks.N.{norm1,attn.qkv,attn.proj,attn.rel_pos_h,...}``, ``blocks.N.residual.*``) are those of
+upstream detectron2's ``modeling.backbone.vit.ViT`` (absent from 0.6) and of the official ViTMatte
+checkpoints, so their configs and weights load here. Attention is in :mod:`.attention`.
 """
 
 import logging
@@ -38,15 +31,8 @@ __all__ = ["ViT", "ChannelLayerNorm", "window_partition", "window_unpartition", 
 def window_partition(
     tokens: torch.Tensor, window_size: int
 ) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Split a token map into non-overlapping windows, zero-padding it to a multiple of the window.
-
-    Args:
-        tokens: (B, H, W, C).
-        window_size: side of the square window.
-
-    Returns:
-        windows (B * num_windows, window_size, window_size, C) and the padded size (Hp, Wp).
-    """
+    """(B, H, W, C) -> windows (B * num_windows, window_size, window_size, C) and the padded size
+    (Hp, Wp); the map is zero-padded to a multiple of the window."""
     batch, height, width, channels = tokens.shape
     pad_h = -height % window_size  # this form keeps symbolic shapes simple (ONNX export)
     pad_w = -width % window_size
@@ -64,17 +50,8 @@ def window_partition(
 def window_unpartition(
     windows: torch.Tensor, window_size: int, padded_hw: tuple[int, int], hw: tuple[int, int]
 ) -> torch.Tensor:
-    """Inverse of :func:`window_partition`: merge windows and drop the padding.
-
-    Args:
-        windows: (B * num_windows, window_size, window_size, C).
-        window_size: side of the square window.
-        padded_hw: (Hp, Wp) returned by :func:`window_partition`.
-        hw: (H, W) before padding.
-
-    Returns:
-        tokens (B, H, W, C).
-    """
+    """Inverse of :func:`window_partition`: (B * num_windows, ws, ws, C) -> (B, H, W, C), the
+    padding of ``padded_hw`` (Hp, Wp) cropped to ``hw`` (H, W)."""
     padded_h, padded_w = padded_hw
     height, width = hw
     windows_per_image = (padded_h // window_size) * (padded_w // window_size)
@@ -87,16 +64,8 @@ def window_unpartition(
 
 
 def get_abs_pos(pos_embed: torch.Tensor, has_cls_token: bool, hw: tuple[int, int]) -> torch.Tensor:
-    """Absolute position embeddings resized (bicubic) to the current token grid.
-
-    Args:
-        pos_embed: (1, N, C) pretrained embeddings on a square grid, N = [1 +] side ** 2.
-        has_cls_token: whether ``pos_embed`` starts with a class-token slot (dropped here).
-        hw: (H, W) token grid of the current input.
-
-    Returns:
-        (1, H, W, C).
-    """
+    """(1, N, C) pretrained position embeddings on a square grid (N = [1 +] side ** 2, the
+    class-token slot dropped if ``has_cls_token``), bicubic-resized to (1, H, W, C) for ``hw``."""
     if has_cls_token:
         pos_embed = pos_embed[:, 1:]
     side = int(math.isqrt(pos_embed.shape[1]))
@@ -237,23 +206,16 @@ class ViT(Backbone):
     """Plain ViT backbone (ViTDet / ViTMatte): one feature map at stride ``patch_size``.
 
     Args:
-        img_size: input size the relative-position tables of global blocks are built for
-            (other sizes are handled by interpolation).
+        img_size: input size the global blocks' rel-pos tables are built for (others interpolate).
         patch_size: patch size (= output stride).
         in_chans: input channels (3 for RGB, 4 for RGB + trimap).
-        embed_dim, depth, num_heads, mlp_ratio, qkv_bias: transformer size.
         drop_path_rate: stochastic-depth rate of the last block (linear from 0).
-        norm_layer, act_layer: token normalisation and activation classes.
         use_abs_pos: add pretrained absolute position embeddings (interpolated to the input).
-        use_rel_pos: add decomposed relative position biases in attention.
-        rel_pos_zero_init: start relative position tables at zero.
-        window_size: window side of the windowed-attention blocks.
-        window_block_indexes: blocks using window attention (the others are global).
+        use_rel_pos, rel_pos_zero_init: decomposed relative position biases; tables start at 0.
+        window_size, window_block_indexes: window side and the blocks using window attention.
         residual_block_indexes: blocks followed by a conv residual bottleneck block.
-        use_act_checkpoint: recompute block activations in backward (saves memory in training).
-        pretrain_img_size: image size of the pretraining (defines the ``pos_embed`` grid).
-        pretrain_use_cls_token: ``pos_embed`` carries a class-token slot first.
-        out_feature: name of the output feature.
+        use_act_checkpoint: recompute block activations in backward (saves training memory).
+        pretrain_img_size, pretrain_use_cls_token: the ``pos_embed`` grid and its class-token slot.
     """
 
     def __init__(
@@ -299,7 +261,6 @@ class ViT(Backbone):
         else:
             self.pos_embed = None
 
-        # Stochastic depth grows linearly from 0 (first block) to drop_path_rate (last block).
         drop_path_rates = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
         self.blocks = nn.ModuleList(
             Block(
@@ -339,15 +300,9 @@ class ViT(Backbone):
     def forward(
         self, images: torch.Tensor, budget: Optional[TileBudget] = None
     ) -> dict[str, torch.Tensor]:
-        """
-        Args:
-            images: (B, in_chans, H, W) normalised input, H and W multiples of ``patch_size``.
-            budget: evaluate attention in query chunks within it (inference in bounded memory,
-                same output); None: whole (training, export).
-
-        Returns:
-            ``{out_feature: (B, embed_dim, H / patch_size, W / patch_size)}``.
-        """
+        """(B, in_chans, H, W) normalised input (H, W multiples of ``patch_size``) ->
+        ``{out_feature: (B, embed_dim, H / patch_size, W / patch_size)}``; with a ``budget``,
+        attention runs in query chunks (bounded memory, same output)."""
         if images.dim() != 4 or images.shape[1] != self.in_chans:
             raise ValueError(
                 f"ViT expects (B, {self.in_chans}, H, W) input, got {tuple(images.shape)}"
