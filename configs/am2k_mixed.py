@@ -4,15 +4,13 @@
 #   python tools/make_trimap_labels.py --split am2k_train      # the trimap labels, once
 #   python tools/lazyconfig_train_net.py --config-file configs/am2k_mixed.py --num-gpus 2
 from detectron2.config import LazyCall as L
-from detectron2.data import DatasetCatalog
 from detectron2.data.samplers import RepeatFactorTrainingSampler
 
 from alphafree_matting.data import label_repeat_factors, register_mixed_split
 
 from .am2k_ddc import dataloader, lr_multiplier, model, optimizer, train
 
-if "am2k_train_alpha10" not in DatasetCatalog.list():
-    register_mixed_split("am2k_train_alpha10", "am2k_train_alpha", "am2k_train", 0.1, seed=0)
+register_mixed_split("am2k_train_alpha10", "am2k_train_alpha", "am2k_train", 0.1, seed=0)
 
 dataloader.train.dataset.names = "am2k_train_alpha10"
 dataloader.train.mapper.label = "per_sample"  # each sample: its alpha or its trimap

@@ -5,21 +5,18 @@
 #   python tools/lazyconfig_train_net.py --config-file configs/coco_animals_ddc.py --num-gpus 2
 import os
 
-from detectron2.data import DatasetCatalog
-
 from alphafree_matting.data import datasets_root, register_coco_matting
 
 from .am2k_ddc import dataloader, lr_multiplier, model, optimizer, train
 
 ANIMALS = ["bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"]
 
-if "coco_animals_train" not in DatasetCatalog.list():
-    register_coco_matting(
-        "coco_animals_train",
-        os.path.join(datasets_root(), "coco/annotations/instances_train2017.json"),
-        os.path.join(datasets_root(), "coco/train2017"),
-        categories=ANIMALS,
-    )
+register_coco_matting(
+    "coco_animals_train",
+    os.path.join(datasets_root(), "coco/annotations/instances_train2017.json"),
+    os.path.join(datasets_root(), "coco/train2017"),
+    categories=ANIMALS,
+)
 
 dataloader.train.dataset.names = "coco_animals_train"  # the only change to the data path
 train.output_dir = "./output/coco_animals_ddc"

@@ -8,7 +8,6 @@
 import os
 
 from detectron2.config import LazyCall as L
-from detectron2.data import DatasetCatalog
 
 from alphafree_matting.data import (
     RandomHFlip,
@@ -28,10 +27,9 @@ for name, subdir, labels in (
     ("toy_ablation_train_alpha", "train", ("alpha",)),
     ("toy_ablation_val", "val", ("alpha", "trimap")),
 ):
-    if name not in DatasetCatalog.list():
-        register_matting_folder(
-            name, os.path.join(datasets_root(), "toy_ablation", subdir), labels=labels
-        )
+    register_matting_folder(
+        name, os.path.join(datasets_root(), "toy_ablation", subdir), labels=labels
+    )
 
 dataloader = matting_dataloader(
     "toy_ablation_train",
