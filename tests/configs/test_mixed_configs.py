@@ -9,18 +9,11 @@ from detectron2.data import DatasetCatalog
 from detectron2.data.samplers import RepeatFactorTrainingSampler
 
 from alphafree_matting.data import register_mixed_split
+from tests.tiny_model import TINY_BACKBONE as TINY_VIT
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 MIXED_LOSSES = {"known": 1.0, "ddc": 10.0, "alpha_l1": 1.0}
-TINY_BACKBONE = dict(
-    img_size=64,
-    embed_dim=32,
-    depth=2,
-    num_heads=2,
-    window_size=2,
-    window_block_indexes=[0],
-    residual_block_indexes=[1],
-)
+TINY_BACKBONE = dict(TINY_VIT, window_size=2)  # windows smaller than the 4 x 4 token grid
 
 
 def load(name):

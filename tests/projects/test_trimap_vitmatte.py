@@ -10,18 +10,11 @@ from alphafree_matting.checkpoint import load_pretrained
 from alphafree_matting.evaluation import UNKNOWN_REGION_KEYS
 from alphafree_matting.modeling import ViTMatte
 from tests.projects.project_runs import PROJECTS, TINY_TRAIN, metrics_records, run_train_net
+from tests.tiny_model import TINY_BACKBONE as TINY_VIT
 
 CONFIGS = PROJECTS / "TrimapViTMatte" / "configs"
 EXPERIMENTS = ("toy_ddc", "toy_alpha", "am2k_ddc", "am2k_alpha")
-TINY_BACKBONE = dict(
-    img_size=64,
-    embed_dim=32,
-    depth=2,
-    num_heads=2,
-    window_size=2,
-    window_block_indexes=[0],
-    residual_block_indexes=[1],
-)
+TINY_BACKBONE = dict(TINY_VIT, window_size=2)  # windows smaller than the 4 x 4 token grid
 
 
 def load_config(name: str):
