@@ -1,10 +1,13 @@
-"""A tiny untrained ViTMatte of the demo config, saved as a run would save it (config.yaml +
-``{"model": state_dict}`` checkpoint), for the predictor and tool tests (no training needed)."""
+"""Tiny untrained ViTMattes for the tests: built in code (:func:`build_tiny_vitmatte`), or the
+demo config's, saved as a run would save it (config.yaml + ``{"model": state_dict}`` checkpoint)
+for the predictor and tool tests (no training needed)."""
 
 from pathlib import Path
 
 import torch
 from detectron2.config import LazyConfig, instantiate
+
+from alphafree_matting.modeling import DetailCapture, ViT, ViTMatte
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = REPO / "configs" / "demo_ddc.py"
@@ -20,6 +23,39 @@ TINY_BACKBONE = dict(
 )
 TINY_DECODER = dict(convstream_out=[4, 8, 8], fusion_out=[8, 8, 8, 8])
 OUTPUT_GAIN = 30.0
+
+
+def build_tiny_vitmatte(
+    *,
+    trimap_input: bool = False,
+    img_size: int = 64,
+    embed_dim: int = 32,
+    window_size: int = 2,
+    fusion_out: tuple[int, ...] = (12, 10, 8, 6),
+    use_rel_pos: bool = True,
+    seed: int = 0,
+    **model_options,
+) -> ViTMatte:
+    """A 2-block ViT (window + global attention, a residual block) and a narrow detail-capture
+    decoder, seeded; ``model_options`` go to ``ViTMatte`` (criterion, inference_memory_mb, ...)."""
+    torch.manual_seed(seed)
+    in_chans = 4 if trimap_input else 3
+    backbone = ViT(
+        img_size=img_size,
+        in_chans=in_chans,
+        embed_dim=embed_dim,
+        depth=2,
+        num_heads=2,
+        window_size=window_size,
+        window_block_indexes=(0,),
+        residual_block_indexes=(1,),
+        use_rel_pos=use_rel_pos,
+        pretrain_img_size=img_size,
+    )
+    decoder = DetailCapture(
+        in_chans=embed_dim, img_chans=in_chans, convstream_out=(4, 6, 8), fusion_out=fusion_out
+    )
+    return ViTMatte(backbone=backbone, decoder=decoder, trimap_input=trimap_input, **model_options)
 
 
 def tiny_config(trimap_input: bool = False):

@@ -7,24 +7,13 @@ import torch
 from alphafree_matting.criterion import NeighbourSelection, TrimapCriterion
 from alphafree_matting.data import MattingDatasetMapper, PadToSize, UnknownContainingCrop
 from alphafree_matting.data.io import write_png
-from alphafree_matting.modeling import DetailCapture, ViT, ViTMatte
+from alphafree_matting.modeling import ViTMatte
+from tests.tiny_model import build_tiny_vitmatte
 
 
 def tiny_model(**criterion_options) -> ViTMatte:
-    torch.manual_seed(0)
-    backbone = ViT(
-        img_size=64,
-        embed_dim=32,
-        depth=2,
-        num_heads=2,
-        window_size=2,
-        window_block_indexes=(0,),
-        residual_block_indexes=(1,),
-        pretrain_img_size=64,
-    )
-    decoder = DetailCapture(in_chans=32, convstream_out=(4, 6, 8), fusion_out=(12, 10, 8, 6))
     criterion = TrimapCriterion(losses={"known": 1.0, "ddc": 10.0, "dc": 1.0}, **criterion_options)
-    return ViTMatte(backbone=backbone, decoder=decoder, criterion=criterion).train()
+    return build_tiny_vitmatte(use_rel_pos=False, criterion=criterion).train()
 
 
 def random_sample(height: int, width: int, seed: int) -> dict:

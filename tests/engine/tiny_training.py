@@ -4,33 +4,18 @@ by the test modules, and by the DDP test's worker processes)."""
 import torch
 
 from alphafree_matting.criterion import TrimapCriterion
-from alphafree_matting.modeling import DetailCapture, ViT, ViTMatte
+from alphafree_matting.modeling import ViTMatte
+from tests.tiny_model import build_tiny_vitmatte
 
 TINY_DEPTH = 2
 """Transformer blocks of the tiny backbone (``num_layers`` of its optimizer groups)."""
 
 
 def tiny_vitmatte(seed: int = 0) -> ViTMatte:
-    """ViTMatte with a 2-block ViT (window + global attention, a residual block), a narrow
-    decoder (BatchNorm layers included) and the paper's criterion (known + 10 x DDC, window 3)."""
-    torch.manual_seed(seed)
-    backbone = ViT(
-        img_size=32,
-        in_chans=3,
-        embed_dim=32,
-        depth=TINY_DEPTH,
-        num_heads=2,
-        window_size=2,
-        window_block_indexes=(0,),
-        residual_block_indexes=(1,),
-        use_rel_pos=True,
-        pretrain_img_size=32,
-    )
-    decoder = DetailCapture(
-        in_chans=32, img_chans=3, convstream_out=(4, 6, 8), fusion_out=(12, 10, 8, 6)
-    )
+    """``build_tiny_vitmatte`` at 32 px (its BatchNorm layers included) with the paper's
+    criterion (known + 10 x DDC, window 3)."""
     criterion = TrimapCriterion(losses={"known": 1.0, "ddc": 10.0}, window=3)
-    return ViTMatte(backbone=backbone, decoder=decoder, criterion=criterion)
+    return build_tiny_vitmatte(img_size=32, seed=seed, criterion=criterion)
 
 
 def training_batch(num_images: int = 4, size: int = 32, seed: int = 0) -> list[dict]:

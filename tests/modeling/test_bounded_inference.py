@@ -8,8 +8,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import alphafree_matting.modeling.attention as attention_module
 import alphafree_matting.modeling.detail_capture as detail_capture_module
-from alphafree_matting.modeling import DetailCapture, ViT, ViTMatte
+from alphafree_matting.modeling import ViTMatte
 from alphafree_matting.modeling.tiling import TileBudget
+from tests.tiny_model import build_tiny_vitmatte
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -42,25 +43,10 @@ def randomise(model: ViTMatte, probe: dict, seed: int = 0) -> ViTMatte:
 
 def tiny_vitmatte(trimap_input: bool = False, **kwargs) -> ViTMatte:
     """2 heads, window 3 (48 px: token grids are padded to whole windows), one global block."""
-    torch.manual_seed(0)
-    in_chans = 4 if trimap_input else 3
-    backbone = ViT(
-        img_size=64,
-        in_chans=in_chans,
-        embed_dim=16,
-        depth=2,
-        num_heads=2,
-        window_size=3,
-        window_block_indexes=(0,),
-        residual_block_indexes=(1,),
-        use_rel_pos=True,
-        pretrain_img_size=64,
-    )
-    decoder = DetailCapture(
-        in_chans=16, img_chans=in_chans, convstream_out=(4, 6, 8), fusion_out=(10, 8, 6, 4)
-    )
     kwargs.setdefault("inference_memory_mb", TILE_MB)
-    model = ViTMatte(backbone=backbone, decoder=decoder, trimap_input=trimap_input, **kwargs)
+    model = build_tiny_vitmatte(
+        trimap_input=trimap_input, embed_dim=16, window_size=3, fusion_out=(10, 8, 6, 4), **kwargs
+    )
     return randomise(model, sample(64, 64, trimap_input, seed=9))
 
 

@@ -10,6 +10,7 @@ from detectron2.config import instantiate
 from alphafree_matting.conventions import IMAGENET_MEAN, IMAGENET_STD
 from alphafree_matting.criterion import NO_NEIGHBOUR
 from alphafree_matting.modeling import DetailCapture, ViT, ViTMatte
+from tests.tiny_model import build_tiny_vitmatte
 
 
 class RecordingCriterion(torch.nn.Module):
@@ -25,24 +26,7 @@ class RecordingCriterion(torch.nn.Module):
 
 
 def tiny_model(trimap_input: bool = False, **kwargs) -> ViTMatte:
-    torch.manual_seed(0)
-    in_chans = 4 if trimap_input else 3
-    backbone = ViT(
-        img_size=64,
-        in_chans=in_chans,
-        embed_dim=32,
-        depth=2,
-        num_heads=2,
-        window_size=2,
-        window_block_indexes=(0,),
-        residual_block_indexes=(1,),
-        use_rel_pos=True,
-        pretrain_img_size=64,
-    )
-    decoder = DetailCapture(
-        in_chans=32, img_chans=in_chans, convstream_out=(4, 6, 8), fusion_out=(12, 10, 8, 6)
-    )
-    return ViTMatte(backbone=backbone, decoder=decoder, trimap_input=trimap_input, **kwargs)
+    return build_tiny_vitmatte(trimap_input=trimap_input, **kwargs)
 
 
 def random_trimap(height: int, width: int) -> torch.Tensor:
