@@ -28,6 +28,11 @@ def predict_tool(factory):
     return factory.load_tool("predict")
 
 
+def model_args(config_path: Path, checkpoint: Path) -> list[str]:
+    """The arguments naming the model, on the CPU."""
+    return ["--config-file", str(config_path), "--checkpoint", str(checkpoint), "--device", "cpu"]
+
+
 def read_unchanged(path: Path) -> np.ndarray:
     data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     assert data is not None, f"{path} is missing or unreadable"
@@ -110,12 +115,7 @@ def test_background_image_is_fitted_and_exit_code_zero_without_failures(
     cv2.imwrite(str(tmp_path / "beach.jpg"), np.full((100, 300, 3), (40, 160, 220), np.uint8))
     code = predict_tool.main(
         [
-            "--config-file",
-            str(config_path),
-            "--checkpoint",
-            str(checkpoint),
-            "--device",
-            "cpu",
+            *model_args(config_path, checkpoint),
             "--input",
             str(tmp_path / "cat.png"),
             "--output",
@@ -142,12 +142,7 @@ def test_exit_code_counts_every_failed_file_and_unmatched_input(
         (tmp_path / name).write_bytes(b"garbage")
     code = predict_tool.main(
         [
-            "--config-file",
-            str(config_path),
-            "--checkpoint",
-            str(checkpoint),
-            "--device",
-            "cpu",
+            *model_args(config_path, checkpoint),
             "--input",
             str(tmp_path / "*.jpg"),
             str(tmp_path / "good.png"),
@@ -171,12 +166,7 @@ def test_setup_problems_stop_before_any_image_with_exit_code_2(
     config_path, checkpoint = tiny_run
     cv2.imwrite(str(tmp_path / "good.png"), factory.image(factory.alpha(32, 32)))
     common = [
-        "--config-file",
-        str(config_path),
-        "--checkpoint",
-        str(checkpoint),
-        "--device",
-        "cpu",
+        *model_args(config_path, checkpoint),
         "--output",
         str(tmp_path / "out"),
     ]
@@ -218,12 +208,7 @@ def test_trimap_input_model_reads_trimaps_by_stem_and_fails_files_without(
     factory.write_sample(tmp_path, "without", (40, 48), {"image": "image"}, image_ext=".png")
     code = predict_tool.main(
         [
-            "--config-file",
-            str(config_path),
-            "--checkpoint",
-            str(checkpoint),
-            "--device",
-            "cpu",
+            *model_args(config_path, checkpoint),
             "--input",
             str(tmp_path / "image"),
             "--trimap",
@@ -263,12 +248,7 @@ def test_output_under_a_regular_file_stops_before_the_first_image(
     with pytest.raises(SystemExit) as stop:
         predict_tool.main(
             [
-                "--config-file",
-                str(config_path),
-                "--checkpoint",
-                str(checkpoint),
-                "--device",
-                "cpu",
+                *model_args(config_path, checkpoint),
                 "--input",
                 str(tmp_path / "good.png"),
                 "--output",
@@ -287,12 +267,7 @@ def test_tiny_images_are_predicted(predict_tool, tiny_run, tmp_path, size):
     cv2.imwrite(str(tmp_path / "tiny.png"), np.full((*size, 3), (40, 160, 220), np.uint8))
     code = predict_tool.main(
         [
-            "--config-file",
-            str(config_path),
-            "--checkpoint",
-            str(checkpoint),
-            "--device",
-            "cpu",
+            *model_args(config_path, checkpoint),
             "--input",
             str(tmp_path / "tiny.png"),
             "--output",
@@ -315,12 +290,7 @@ def test_a_slow_image_gets_a_progress_bar_over_its_tiles(
     monkeypatch.setattr(predict_tool, "TILE_BAR_DELAY", 0.0)  # "slow" from the start
     code = predict_tool.main(
         [
-            "--config-file",
-            str(config_path),
-            "--checkpoint",
-            str(checkpoint),
-            "--device",
-            "cpu",
+            *model_args(config_path, checkpoint),
             "--input",
             str(tmp_path / "cat.png"),
             "--output",
