@@ -216,6 +216,30 @@ def _usable_annotations(data: dict, images: dict, category_ids: set, min_area: f
     return per_image
 
 
+def _checked_options(
+    where: str, categories, per_instance, band, min_area, seed, missing_images
+) -> dict:
+    """The options of :func:`load_coco_matting`, validated (errors start with ``where``) and
+    normalised."""
+    if categories is not None and (isinstance(categories, (str, int)) or not list(categories)):
+        raise ValueError(
+            f"{where}: categories must be a non-empty list of names or ids, or None for all; "
+            f"got {categories!r}"
+        )
+    if missing_images not in ("error", "skip"):
+        raise ValueError(
+            f"{where}: missing_images must be 'error' or 'skip', got {missing_images!r}"
+        )
+    return dict(
+        categories=None if categories is None else list(categories),
+        per_instance=per_instance,
+        band=check_band(band),
+        min_area=min_area,
+        seed=seed,
+        missing_images=missing_images,
+    )
+
+
 def load_coco_matting(
     json_file: str,
     image_root: str,
@@ -241,9 +265,11 @@ def load_coco_matting(
         dicts with ``file_name``, ``image_id`` (``<stem>_<annotation id>``, or ``<stem>``),
         ``height``, ``width``, ``coco_image_id`` and :data:`INSTANCE_MASK_KEY`.
     """
-    if missing_images not in ("error", "skip"):
-        raise ValueError(f"missing_images must be 'error' or 'skip', got {missing_images!r}")
-    band = check_band(band)
+    where = f"load_coco_matting({json_file!r})"
+    options = _checked_options(
+        where, categories, per_instance, band, min_area, seed, missing_images
+    )
+    categories, band = options["categories"], options["band"]
     data = _read_json(json_file)
     images = _images_by_id(data["images"], json_file)
     category_ids = _category_ids(categories, data["categories"], json_file)
@@ -321,20 +347,10 @@ def register_coco_matting(
     """Register :func:`load_coco_matting` of a COCO instances file as the training split
     ``name``, lazily like detectron2's ``register_coco_instances``; ``metadata``: extra
     ``MetadataCatalog`` fields."""
-    if categories is not None and (isinstance(categories, (str, int)) or not list(categories)):
-        raise ValueError(
-            f"register_coco_matting({name!r}): categories must be a non-empty list of names or "
-            f"ids, or None for all; got {categories!r}"
-        )
-    if missing_images not in ("error", "skip"):
-        raise ValueError(f"missing_images must be 'error' or 'skip', got {missing_images!r}")
-    options = dict(
-        categories=None if categories is None else list(categories),
-        per_instance=per_instance,
-        band=check_band(band),
-        min_area=min_area,
-        seed=seed,
-        missing_images=missing_images,
+    # Checked now: the file is read at the first DatasetCatalog.get.
+    where = f"register_coco_matting({name!r})"
+    options = _checked_options(
+        where, categories, per_instance, band, min_area, seed, missing_images
     )
     register_split(
         name,
