@@ -244,7 +244,8 @@ def test_evaluation_checks_the_image_range_and_trimap_levels(item, message):
     model = tiny_model(criterion=RecordingCriterion())
     with pytest.raises(ValueError, match=message):
         model.eval()([item])
-    model.train()([{"trimap": torch.zeros(1, 8, 8), **item}])
+    losses = model.train()([{"trimap": torch.zeros(1, 8, 8), **item}])
+    assert set(losses) == {"loss_mean_alpha"}  # trained on it: no per-step pass over the values
 
 
 def test_error_names_the_file_of_a_bad_input():
