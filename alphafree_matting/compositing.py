@@ -9,7 +9,8 @@ along at soft edges (Germer et al., "Fast Multi-Level Foreground Estimation", IC
 import logging
 import re
 from collections.abc import Callable, Sequence
-from typing import Union
+from dataclasses import dataclass
+from typing import Optional, Union
 
 import cv2
 import numpy as np
@@ -19,12 +20,14 @@ from .conventions import alpha_to_uint8
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "MatteOutputs",
     "NAMED_COLORS",
     "PYMATTING_REQUIREMENT",
     "composite",
     "estimate_foreground",
     "fit_background",
     "load_foreground_estimator",
+    "matte_outputs",
     "parse_color",
     "to_rgba",
     "to_unit_float",
@@ -161,3 +164,43 @@ def fit_background(background: np.ndarray, height: int, width: int) -> np.ndarra
     resized = cv2.resize(background, size, interpolation=interpolation)
     top, left = (resized.shape[0] - height) // 2, (resized.shape[1] - width) // 2
     return resized[top : top + height, left : left + width]
+
+
+@dataclass
+class MatteOutputs:
+    """What a matting tool writes for one image (all uint8).
+
+    Attributes:
+        alpha: (H, W) ``round(alpha * 255)``.
+        cutout: (H, W, 4) RGBA: estimated foreground colours and ``alpha``.
+        composite: (H, W, 3) RGB, the cut-out over the background; None without one.
+    """
+
+    alpha: np.ndarray
+    cutout: np.ndarray
+    composite: Optional[np.ndarray] = None
+
+
+def matte_outputs(
+    image: np.ndarray, alpha: np.ndarray, background: Optional[Color] = None
+) -> MatteOutputs:
+    """The 8-bit alpha, RGBA cut-out and (given a background) composite of one prediction.
+
+    Foreground colours are estimated against the 8-bit alpha that is written, and the composite
+    is made from the cut-out's 8-bit colours, so it is what an editor makes of the files.
+
+    Args:
+        image: (H, W, 3) RGB, uint8 or float in [0, 1].
+        alpha: (H, W) float in [0, 1] (or uint8).
+        background: (3,) colour in [0, 1] or an (h, w, 3) image (scaled to cover the image).
+    """
+    alpha_u8 = alpha_to_uint8(to_unit_float(alpha))
+    stored = alpha_u8.astype(np.float32) / 255.0
+    cutout = to_rgba(estimate_foreground(image, stored), stored)
+    result = None
+    if background is not None:
+        background = np.asarray(background)
+        if background.ndim == 3:
+            background = fit_background(background, *stored.shape)
+        result = alpha_to_uint8(composite(cutout[..., :3], stored, background))
+    return MatteOutputs(alpha=alpha_u8, cutout=cutout, composite=result)

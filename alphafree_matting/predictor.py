@@ -20,11 +20,12 @@ from omegaconf import DictConfig
 from .checkpoint import load_model_weights
 from .conventions import alpha_to_uint8
 from .data.io import MattingDataError
-from .data.mapper import MattingDatasetMapper
+from .data.mapper import MattingDatasetMapper, inference_inputs
+from .data.trimap_checks import check_trimap_values, value_counts
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MattingPrediction", "MattingPredictor", "resolve_device"]
+__all__ = ["MattingPrediction", "MattingPredictor", "load_predictor", "resolve_device"]
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -105,18 +106,22 @@ class MattingPredictor:
         self.trimap_input = bool(getattr(self.model, "trimap_input", False))
         self.mapper = MattingDatasetMapper(is_train=False, trimap_input=self.trimap_input)
 
-    def dataset_dict(self, file_name: str, trimap_file_name: Optional[str] = None) -> dict:
-        """The test-mode dataset dict of one image file (what a registered split lists)."""
-        if self.trimap_input and not trimap_file_name:
+    def _check_trimap_given(self, name: str, given: bool) -> None:
+        """A trimap is given exactly when the model takes one."""
+        if self.trimap_input and not given:
             raise MattingDataError(
-                f"{file_name}: this model takes a trimap as input; give its trimap file "
+                f"{name}: this model takes a trimap as input; give its trimap "
                 "(tools/predict.py --trimap DIR, a folder of <stem>.png trimaps)"
             )
-        if trimap_file_name and not self.trimap_input:
+        if given and not self.trimap_input:
             raise ValueError(
-                f"{file_name}: a trimap was given but this model predicts from the image alone "
+                f"{name}: a trimap was given but this model predicts from the image alone "
                 "(model.trimap_input=False); drop the trimap"
             )
+
+    def dataset_dict(self, file_name: str, trimap_file_name: Optional[str] = None) -> dict:
+        """The test-mode dataset dict of one image file (what a registered split lists)."""
+        self._check_trimap_given(file_name, bool(trimap_file_name))
         record: dict[str, Any] = {
             "file_name": file_name,
             "image_id": os.path.splitext(os.path.basename(file_name))[0],
@@ -142,6 +147,47 @@ class MattingPredictor:
             MattingDataError: the file (or trimap) is missing, unreadable or of another size.
         """
         inputs = self.mapper(self.dataset_dict(file_name, trimap_file_name))
+        return self._run(inputs, progress)
+
+    def predict_array(
+        self,
+        image: np.ndarray,
+        trimap: Optional[np.ndarray] = None,
+        *,
+        name: str = "image",
+        progress: Optional[Callable[[int, int], None]] = None,
+    ) -> MattingPrediction:
+        """Predict the alpha matte of an image in memory (a video frame, an upload): the same
+        alpha :meth:`predict` gives for the same pixels written to a PNG.
+
+        Args:
+            image: (H, W, 3) uint8 RGB.
+            trimap: (H, W) uint8 stored trimap (0 / 128 / 255), for trimap-input models only.
+            name: what messages and ``MattingPrediction.file_name`` / ``image_id`` call it.
+            progress: see :meth:`predict`.
+
+        Raises:
+            MattingDataError: wrong shape or dtype, a trimap of another size or off-level values.
+        """
+        self._check_trimap_given(name, trimap is not None)
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise MattingDataError(
+                f"{name}: expected an (H, W, 3) uint8 RGB image, got {image.dtype} {image.shape}"
+            )
+        if trimap is not None:
+            trimap = np.asarray(trimap)
+            if trimap.dtype != np.uint8 or trimap.shape != image.shape[:2]:
+                raise MattingDataError(
+                    f"{name}: the trimap must be (H, W) uint8 of the image's size "
+                    f"{image.shape[:2]}, got {trimap.dtype} {trimap.shape}"
+                )
+            check_trimap_values(value_counts(trimap), f"{name} (trimap)")
+        inputs = inference_inputs(image, trimap, {"file_name": name, "image_id": name})
+        return self._run(inputs, progress)
+
+    def _run(self, inputs: dict, progress: Optional[Callable[[int, int], None]]):
+        """The evaluation forward of one test-mode model input."""
         with torch.no_grad():
             if progress is None:
                 (output,) = self.model([inputs])
@@ -150,7 +196,7 @@ class MattingPredictor:
         alpha = output["alpha"].float().cpu().numpy()[0]
         image = alpha_to_uint8(inputs["image"].numpy().transpose(1, 2, 0))  # exact: it was u8/255
         return MattingPrediction(
-            file_name=file_name, image_id=inputs["image_id"], image=image, alpha=alpha
+            file_name=inputs["file_name"], image_id=inputs["image_id"], image=image, alpha=alpha
         )
 
     def __call__(
@@ -161,3 +207,25 @@ class MattingPredictor:
         if len(trimaps) != len(file_names):
             raise ValueError(f"{len(file_names)} images but {len(trimaps)} trimaps")
         return [self.predict(name, trimap) for name, trimap in zip(file_names, trimaps)]
+
+
+def load_predictor(
+    cfg: Optional[Union[str, DictConfig]] = None,
+    *,
+    checkpoint: Optional[str] = None,
+    onnx: Optional[str] = None,
+    device: str = "auto",
+    max_side: Optional[int] = None,
+) -> MattingPredictor:
+    """The predictor of a config + ``checkpoint``, or of an exported ``onnx`` file (run by
+    onnxruntime; the config is then optional and only checked against the file). What every
+    tool that takes ``--config-file`` / ``--checkpoint`` / ``--onnx`` builds."""
+    if (checkpoint is None) == (onnx is None):
+        raise ValueError("give exactly one of a checkpoint (with its config) or an ONNX file")
+    if onnx is not None:
+        from .interop.onnx_predictor import OnnxMattingPredictor
+
+        return OnnxMattingPredictor(onnx, cfg, device=device, max_side=max_side)
+    if cfg is None:
+        raise ValueError("--checkpoint needs the model's --config-file")
+    return MattingPredictor(cfg, checkpoint, device=device, max_side=max_side)

@@ -8,6 +8,7 @@ from alphafree_matting.compositing import (
     composite,
     estimate_foreground,
     fit_background,
+    matte_outputs,
     parse_color,
     to_rgba,
     to_unit_float,
@@ -146,3 +147,26 @@ def test_foreground_of_a_one_pixel_image_is_estimated():
     foreground = estimate_foreground(image, np.ones((1, 1), np.float32))
     assert foreground.shape == (1, 1, 3)
     np.testing.assert_allclose(foreground, image, atol=1e-3)  # opaque: F is the image
+
+
+def test_matte_outputs_are_the_8_bit_files_an_editor_would_combine():
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    alpha = rng.uniform(0, 1, (20, 24)).astype(np.float32)
+    outputs = matte_outputs(image, alpha, background=np.array([0.0, 1.0, 0.0], np.float32))
+    np.testing.assert_array_equal(outputs.alpha, alpha_to_uint8(alpha))
+    np.testing.assert_array_equal(outputs.cutout[..., 3], outputs.alpha)
+    stored = outputs.alpha.astype(np.float32) / 255.0
+    expected = composite(outputs.cutout[..., :3], stored, np.array([0.0, 1.0, 0.0]))
+    np.testing.assert_array_equal(outputs.composite, alpha_to_uint8(expected))
+    assert matte_outputs(image, alpha).composite is None
+
+
+def test_matte_outputs_scale_an_image_background_to_cover_the_photo():
+    image = np.full((10, 16, 3), 200, np.uint8)
+    alpha = np.zeros((10, 16), np.float32)  # all background: the composite is the background
+    background = np.zeros((5, 5, 3), np.uint8)
+    background[:, :, 2] = 255
+    outputs = matte_outputs(image, alpha, background)
+    assert outputs.composite.shape == (10, 16, 3)
+    assert (outputs.composite == (0, 0, 255)).all()

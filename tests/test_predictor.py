@@ -13,7 +13,7 @@ from PIL import Image
 
 from alphafree_matting.checkpoint import load_model_weights
 from alphafree_matting.data import MattingDataError, read_image, register_matting_folder
-from alphafree_matting.predictor import MattingPredictor, resolve_device
+from alphafree_matting.predictor import MattingPredictor, load_predictor, resolve_device
 from tests.tiny_model import write_tiny_model
 
 
@@ -189,3 +189,55 @@ def test_predictor_reports_the_tiles_of_bounded_inference_and_gives_the_plain_al
     cfg.model.bounded_inference = False
     plain = MattingPredictor(cfg, str(checkpoint), device="cpu").predict(str(image)).alpha
     assert np.abs(alpha - plain).max() <= 1e-5 and plain.std() > 0.05
+
+
+def test_predict_array_gives_the_alpha_of_the_same_pixels_as_a_file(tiny_run, tmp_path, factory):
+    config_path, checkpoint = tiny_run
+    (path,) = write_split(tmp_path / "split", factory, sizes=((44, 52),))
+    predictor = MattingPredictor(str(config_path), str(checkpoint), device="cpu")
+    from_file = predictor.predict(str(path))
+    from_array = predictor.predict_array(read_image(str(path)), name="frame_7")
+    assert from_array.image_id == "frame_7"
+    np.testing.assert_array_equal(from_array.alpha, from_file.alpha)
+    np.testing.assert_array_equal(from_array.image, from_file.image)
+
+
+def test_predict_array_of_a_trimap_input_model_matches_the_file_path(
+    tiny_trimap_run, tmp_path, factory
+):
+    config_path, checkpoint = tiny_trimap_run
+    (path,) = write_split(tmp_path / "split", factory, sizes=((44, 52),))
+    trimap_path = tmp_path / "split" / "trimap" / f"{path.stem}.png"
+    predictor = MattingPredictor(str(config_path), str(checkpoint), device="cpu")
+    trimap = cv2.imread(str(trimap_path), cv2.IMREAD_UNCHANGED)
+    from_array = predictor.predict_array(read_image(str(path)), trimap)
+    np.testing.assert_array_equal(
+        from_array.alpha, predictor.predict(str(path), str(trimap_path)).alpha
+    )
+    with pytest.raises(MattingDataError, match="takes a trimap"):
+        predictor.predict_array(read_image(str(path)))
+    with pytest.raises(MattingDataError, match="image's size"):
+        predictor.predict_array(read_image(str(path)), trimap[:-1])
+    with pytest.raises(MattingDataError, match="class indices"):
+        predictor.predict_array(read_image(str(path)), (trimap // 127).astype(np.uint8))
+
+
+def test_predict_array_rejects_arrays_that_are_not_uint8_rgb(tiny_run):
+    predictor = MattingPredictor(str(tiny_run[0]), str(tiny_run[1]), device="cpu")
+    for bad in (np.zeros((8, 8, 3), np.float32), np.zeros((8, 8), np.uint8)):
+        with pytest.raises(MattingDataError, match=r"\(H, W, 3\) uint8 RGB"):
+            predictor.predict_array(bad, name="upload.png")
+    with pytest.raises(ValueError, match="drop the trimap"):
+        predictor.predict_array(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8))
+
+
+def test_load_predictor_needs_exactly_one_kind_of_weights(tiny_run):
+    config_path, checkpoint = tiny_run
+    predictor = load_predictor(str(config_path), checkpoint=str(checkpoint), device="cpu")
+    assert isinstance(predictor, MattingPredictor) and not predictor.trimap_input
+    with pytest.raises(ValueError, match="exactly one"):
+        load_predictor(str(config_path))
+    with pytest.raises(ValueError, match="exactly one"):
+        load_predictor(str(config_path), checkpoint=str(checkpoint), onnx="m.onnx")
+    with pytest.raises(ValueError, match="--config-file"):
+        load_predictor(checkpoint=str(checkpoint))

@@ -31,19 +31,10 @@ import time
 from collections.abc import Sequence
 from typing import Optional
 
-import numpy as np
 from detectron2.utils.logger import setup_logger
 from tqdm import tqdm
 
-from alphafree_matting.compositing import (
-    composite,
-    estimate_foreground,
-    fit_background,
-    load_foreground_estimator,
-    parse_color,
-    to_rgba,
-)
-from alphafree_matting.conventions import alpha_to_uint8
+from alphafree_matting.compositing import load_foreground_estimator, matte_outputs, parse_color
 from alphafree_matting.data.io import (
     IMAGE_EXTENSIONS,
     LABEL_EXTENSIONS,
@@ -51,7 +42,7 @@ from alphafree_matting.data.io import (
     read_image,
     write_png,
 )
-from alphafree_matting.predictor import DEVICES, MattingPredictor
+from alphafree_matting.predictor import DEVICES, MattingPredictor, load_predictor
 
 MAX_EXIT_CODE = 255
 TILE_BAR_DELAY = 3.0
@@ -134,32 +125,21 @@ def check_output_folder(output: str) -> None:
 
 def write_outputs(prediction, name: str, output: str, background) -> None:
     """alpha / cutout (/ composite) PNGs of one prediction."""
-    alpha_u8 = alpha_to_uint8(prediction.alpha)
-    alpha = alpha_u8.astype(np.float32) / 255.0  # the stored alpha: composites match the files
-    foreground = estimate_foreground(prediction.image, alpha)
-    cutout = to_rgba(foreground, alpha)
-    write_png(os.path.join(output, "alpha", f"{name}.png"), alpha_u8)
-    write_png(os.path.join(output, "cutout", f"{name}.png"), cutout)
-    if background is not None:
-        if background.ndim == 3:
-            background = fit_background(background, *alpha.shape)
-        # From the written cut-out's 8-bit colours, so the composite is what an editor makes of it.
-        result = composite(cutout[..., :3], alpha, background)
-        write_png(os.path.join(output, "composite", f"{name}.png"), alpha_to_uint8(result))
+    outputs = matte_outputs(prediction.image, prediction.alpha, background)
+    write_png(os.path.join(output, "alpha", f"{name}.png"), outputs.alpha)
+    write_png(os.path.join(output, "cutout", f"{name}.png"), outputs.cutout)
+    if outputs.composite is not None:
+        write_png(os.path.join(output, "composite", f"{name}.png"), outputs.composite)
 
 
 def build_predictor(args: argparse.Namespace) -> MattingPredictor:
-    """``MattingPredictor`` (--checkpoint) or ``OnnxMattingPredictor`` (--onnx)."""
-    if args.onnx is not None:
-        from alphafree_matting.interop.onnx_predictor import OnnxMattingPredictor
-
-        return OnnxMattingPredictor(
-            args.onnx, args.config_file, device=args.device, max_side=args.max_side
-        )
-    if args.config_file is None:
-        raise ValueError("--checkpoint needs the model's --config-file")
-    return MattingPredictor(
-        args.config_file, args.checkpoint, device=args.device, max_side=args.max_side
+    """The predictor of --checkpoint (with --config-file) or --onnx."""
+    return load_predictor(
+        args.config_file,
+        checkpoint=args.checkpoint,
+        onnx=args.onnx,
+        device=args.device,
+        max_side=args.max_side,
     )
 
 

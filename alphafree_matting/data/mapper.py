@@ -38,7 +38,7 @@ from .trimap_checks import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MattingDatasetMapper", "PER_SAMPLE"]
+__all__ = ["MattingDatasetMapper", "PER_SAMPLE", "inference_inputs"]
 
 PER_SAMPLE = "per_sample"
 """``label=PER_SAMPLE``: each training sample is supervised by the one label its dict carries."""
@@ -259,18 +259,28 @@ class MattingDatasetMapper:
         return out
 
     def _test(self, dataset_dict: dict) -> dict[str, Any]:
-        out = dict(dataset_dict)
         image_path = dataset_dict["file_name"]
         image = io.read_image(image_path)
         image_size = image.shape[:2]
-        out.setdefault("height", image_size[0])
-        out.setdefault("width", image_size[1])
-        out["image"] = _tensor(image).float().div_(255.0)
+        trimap = None
         if self.trimap_input:
             trimap = self._read_trimap(_label_path(dataset_dict, "trimap"), image_path, image_size)
-            out["trimap"] = _tensor(trimap_to_target(trimap))
         for kind in LABEL_KINDS:  # labels the evaluator will read: check them now, cheaply
             path = dataset_dict.get(f"{kind}_file_name")
             if path is not None and not (kind == "trimap" and self.trimap_input):
                 _check_same_size(image_path, image_size, path, io.read_image_size(path))
-        return out
+        return inference_inputs(image, trimap, dataset_dict)
+
+
+def inference_inputs(image: np.ndarray, trimap: Optional[np.ndarray], dataset_dict: dict) -> dict:
+    """The test-mode model input of an image already read: the dataset dict's keys plus
+    ``image`` float32 (3, H, W) in [0, 1], ``height``/``width`` when missing and, given a stored
+    trimap (H, W) uint8 (0 / 128 / 255, checked by the caller), ``trimap`` (1, H, W) in
+    {0, 0.5, 1}. The one conversion the mapper and the predictor's array path share."""
+    out = dict(dataset_dict)
+    out.setdefault("height", image.shape[0])
+    out.setdefault("width", image.shape[1])
+    out["image"] = _tensor(image).float().div_(255.0)
+    if trimap is not None:
+        out["trimap"] = _tensor(trimap_to_target(trimap))
+    return out
