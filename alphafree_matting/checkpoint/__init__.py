@@ -4,6 +4,7 @@ ViTMatte directories (import it explicitly: it needs the ``interop`` extra when 
 
 from .checkpointer import (
     AtomicCheckpointer,
+    CheckpointSaveError,
     DamagedCheckpointError,
     PruningPeriodicCheckpointer,
     atomic_write,
@@ -33,6 +34,7 @@ __all__ = [
     "ARCHITECTURE_ADDED_PATTERNS",
     "AtomicCheckpointer",
     "CheckpointLoadError",
+    "CheckpointSaveError",
     "ConversionReport",
     "DamagedCheckpointError",
     "HFConversionReport",

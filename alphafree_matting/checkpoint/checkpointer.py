@@ -13,11 +13,13 @@ A checkpoint damaged after it was written (disk error, a copy cut short) does no
 ``max_to_keep`` when a run resumes.
 """
 
+import errno
 import logging
 import os
 import pickle
 import re
 import secrets
+import shutil
 import socket
 import zipfile
 from collections.abc import Iterator
@@ -28,14 +30,44 @@ import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import hooks
 
-__all__ = ["AtomicCheckpointer", "DamagedCheckpointError", "PruningPeriodicCheckpointer"]
-__all__ += ["atomic_write"]
+from ..compat import read_checkpoint_file
+
+__all__ = ["AtomicCheckpointer", "CheckpointSaveError", "DamagedCheckpointError"]
+__all__ += ["PruningPeriodicCheckpointer", "atomic_write"]
 
 logger = logging.getLogger(__name__)
 
 
 class DamagedCheckpointError(RuntimeError):
     """No checkpoint of a folder can be read to resume from; the message names the files."""
+
+
+class CheckpointSaveError(OSError):
+    """A checkpoint could not be written because its disk is full; the message names the file,
+    the free space and the way on. The earlier checkpoints are intact."""
+
+
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _out_of_space(error: BaseException) -> bool:
+    """Whether ``error`` or an error it was raised from is "no space left" / "quota exceeded"
+    (torch.save reports a failed write as a RuntimeError of its own, raised from the OSError)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _NO_SPACE:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _size_text(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return ""
 
 
 def _temporary_path(path: str) -> str:
@@ -104,9 +136,24 @@ class AtomicCheckpointer(DetectionCheckpointer):
         basename = f"{name}.pth"
         save_file = os.path.join(self.save_dir, basename)
         logger.info("Saving checkpoint to %s", save_file)
-        with atomic_write(save_file, "wb") as f:
-            torch.save(data, f)
-        self.tag_last_checkpoint(basename)
+        try:
+            with atomic_write(save_file, "wb") as f:
+                torch.save(data, f)
+            self.tag_last_checkpoint(basename)
+        except Exception as error:
+            if not _out_of_space(error):
+                raise
+            raise CheckpointSaveError(self._disk_full_message(save_file)) from None
+
+    def _disk_full_message(self, save_file: str) -> str:
+        free = _size_text(shutil.disk_usage(self.save_dir).free)
+        last = self.get_checkpoint_file() if self.has_checkpoint() else None
+        kept = f"the last complete one, {last}, is intact" if last else "none was saved before"
+        return (
+            f"cannot save checkpoint {save_file}: the disk is full ({free} free in "
+            f"{self.save_dir}). Earlier checkpoints are not touched ({kept}). Free space, then "
+            "continue with the same command and --resume."
+        )
 
     def tag_last_checkpoint(self, last_filename_basename: str) -> None:
         with atomic_write(os.path.join(self.save_dir, "last_checkpoint"), "w") as f:
@@ -136,7 +183,7 @@ class AtomicCheckpointer(DetectionCheckpointer):
         failures = []
         for candidate in [tagged, *others]:
             try:
-                self._verified = (candidate, super()._load_file(candidate))
+                self._verified = (candidate, read_checkpoint_file(self, candidate))
             except Exception as error:
                 if not _is_damage(error):
                     raise

@@ -1,6 +1,7 @@
 """AtomicCheckpointer: a process killed (SIGKILL) while saving leaves the previous checkpoint and
 the last-checkpoint tag intact, and resuming ignores the partial file."""
 
+import errno
 import io
 import logging
 import multiprocessing
@@ -13,6 +14,7 @@ from torch import nn
 
 from alphafree_matting.checkpoint import (
     AtomicCheckpointer,
+    CheckpointSaveError,
     DamagedCheckpointError,
     PruningPeriodicCheckpointer,
     atomic_write,
@@ -126,19 +128,44 @@ def test_save_after_a_killed_save_replaces_the_stale_temporary_file(tmp_path):
     assert extra["iteration"] == 19
 
 
-def test_failed_save_leaves_previous_checkpoint_and_no_temporary_file(tmp_path, monkeypatch):
+def test_a_full_disk_during_a_save_is_one_error_naming_the_file_space_and_fix(
+    tmp_path, monkeypatch
+):
     model = initial_linear()
     checkpointer = AtomicCheckpointer(model, str(tmp_path))
     checkpointer.save("model_0000009", iteration=9)
 
-    def disk_full(*args, **kwargs):
-        raise OSError(28, "No space left on device")
+    def save_onto_a_full_disk(obj, f, *args, **kwargs):
+        f.write(b"PK\x03\x04 partial")
+        try:  # as torch.save reports it: its own error, raised while handling the OSError
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] unexpected pos") from None
 
-    monkeypatch.setattr(torch, "save", disk_full)
-    with pytest.raises(OSError, match="No space left"):
+    monkeypatch.setattr(torch, "save", save_onto_a_full_disk)
+    with pytest.raises(CheckpointSaveError) as error:
         checkpointer.save("model_0000019", iteration=19)
+    message = str(error.value)
+    assert message.startswith(
+        f"cannot save checkpoint {tmp_path / 'model_0000019.pth'}: the disk is full ("
+    )
+    assert f"free in {tmp_path})" in message and "Free space, then continue" in message
+    assert f"the last complete one, {tmp_path / 'model_0000009.pth'}, is intact" in message
+    assert error.value.__cause__ is None and error.value.__suppress_context__
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last_checkpoint", "model_0000009.pth"]
     assert (tmp_path / "last_checkpoint").read_text() == "model_0000009.pth"
+
+
+def test_other_save_errors_pass_through_unchanged(tmp_path, monkeypatch):
+    checkpointer = AtomicCheckpointer(initial_linear(), str(tmp_path))
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(torch, "save", refuse)
+    with pytest.raises(PermissionError, match="Permission denied"):
+        checkpointer.save("model_0000019", iteration=19)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_atomic_write_replaces_the_target_only_on_success(tmp_path):
