@@ -59,12 +59,20 @@ def collect_inputs(patterns: Sequence[str]) -> tuple[list[str], list[str]]:
     unmatched: list[str] = []
     for pattern in patterns:
         if os.path.isdir(pattern):
-            matches = sorted(
+            names = sorted(name for name in os.listdir(pattern) if not name.startswith("."))
+            names = [name for name in names if os.path.isfile(os.path.join(pattern, name))]
+            matches = [
                 os.path.join(pattern, name)
-                for name in os.listdir(pattern)
+                for name in names
                 if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-                and not name.startswith(".")
-            )
+            ]
+            skipped = len(names) - len(matches)
+            if skipped:
+                print(
+                    f"{pattern}: skipped {skipped} file(s) that are not images "
+                    f"({' '.join(IMAGE_EXTENSIONS)})",
+                    file=sys.stderr,
+                )
         elif os.path.isfile(pattern):
             matches = [pattern]
         else:

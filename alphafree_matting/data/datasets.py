@@ -83,6 +83,16 @@ def _list_folder(folder: str, extensions: Sequence[str], what: str, hint: str) -
         raise MattingDataError(
             f"no {what} files ({' '.join(extensions)}) in {folder}{found}. {hint}"
         )
+    if other:
+        logger.warning(
+            "%s folder %s: skipped %d file(s) that are not %s files (%s): %s",
+            what,
+            folder,
+            len(other),
+            what,
+            " ".join(extensions),
+            _listing(other),
+        )
     duplicates = [" / ".join(names) for names in stems.values() if len(names) > 1]
     if duplicates:
         raise MattingDataError(

@@ -6,6 +6,7 @@ accepted if its channels are equal; an RGBA cut-out's label is its A channel. Tr
 files are rejected before decoding (libjpeg would fill the missing rows with gray).
 """
 
+import functools
 import logging
 import os
 from typing import Optional
@@ -29,8 +30,8 @@ __all__ = [
     "write_png",
 ]
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-"""File extensions (lower case) listed as images."""
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
+"""File extensions (lower case) listed as images (of an animated GIF, the first frame)."""
 LABEL_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 """File extensions (lower case) listed as alpha / trimap / mask labels."""
 
@@ -171,8 +172,26 @@ def _single_channel(data: np.ndarray, path: str, what: str) -> np.ndarray:
 
 def read_image(path: str) -> np.ndarray:
     """Read an image as ``(H, W, 3)`` uint8 RGB: EXIF orientation applied, gray replicated, an
-    alpha channel dropped (not composited), 16 bits reduced to 8 (OpenCV's colour mode)."""
-    return cv2.cvtColor(_read_raw(path, "image", cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    alpha channel dropped (not composited), 16 bits reduced to 8 (OpenCV's colour mode); of an
+    animated GIF, the first frame (with a warning)."""
+    image = cv2.cvtColor(_read_raw(path, "image", cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    if path.lower().endswith(".gif"):
+        _warn_if_animated(path)
+    return image
+
+
+@functools.lru_cache(maxsize=1024)
+def _warn_if_animated(path: str) -> None:
+    """Warn (once per file and process) that only the first frame of an animated GIF is used."""
+    with Image.open(path) as image:
+        frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        logger.warning(
+            "%s is an animated GIF of %d frames: its first frame is used. To use another, save "
+            "that frame as a PNG.",
+            path,
+            frames,
+        )
 
 
 def read_alpha(path: str) -> np.ndarray:

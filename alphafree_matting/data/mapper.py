@@ -31,8 +31,8 @@ from .transforms import MattingAugInput
 from .trimap_checks import (
     check_trimap_values,
     declared_trimap_lut,
-    has_known_pixel,
     remap_declared_values,
+    single_region,
     value_counts,
 )
 
@@ -44,6 +44,16 @@ PER_SAMPLE = "per_sample"
 """``label=PER_SAMPLE``: each training sample is supervised by the one label its dict carries."""
 
 _MAX_NAMED = 50  # file names in one warning
+_SINGLE_REGION_PROBLEM = {
+    "unknown": "have no known pixel (every value is unknown): they give the known loss nothing "
+    "to learn from. Remake them with smaller erosion kernels (tools/make_trimap_labels.py) or "
+    "remove them.",
+    "foreground": "are foreground everywhere (no background, no unknown band): they teach "
+    "nothing about edges. Check that they belong to these images, or remove them.",
+    "background": "are background everywhere (no foreground, no unknown band): they teach "
+    "nothing about edges. Check that they belong to these images (an empty mask?), or remove "
+    "them.",
+}
 
 Precompute = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 
@@ -136,7 +146,8 @@ class MattingDatasetMapper:
         self.trimap_values = None if trimap_values is None else tuple(trimap_values)
         self._trimap_lut = None if trimap_values is None else declared_trimap_lut(trimap_values)
         self._warned_trimap_values = False
-        self._all_unknown: dict[str, None] = {}  # training trimaps without a known pixel, in order
+        # training trimaps of one region only (region -> paths, in order): see _count_single_region
+        self._single_region: dict[str, dict[str, None]] = {r: {} for r in _SINGLE_REGION_PROBLEM}
 
     def __repr__(self) -> str:
         return (
@@ -167,25 +178,26 @@ class MattingDatasetMapper:
                 path,
                 [int(v) for v in np.flatnonzero(counts) if v not in (0, 128, 255)][:5],
             )
-        if self.is_train and not has_known_pixel(counts):
-            self._count_all_unknown(path)
+        region = single_region(counts) if self.is_train else None
+        if region is not None:
+            self._count_single_region(path, region)
         return trimap
 
-    def _count_all_unknown(self, path: str) -> None:
-        """Record a training trimap without a known pixel; warn at counts 1, 2, 4, 8, ..."""
-        if path in self._all_unknown:
+    def _count_single_region(self, path: str, region: str) -> None:
+        """Record a training trimap that is all one ``region``; warn at counts 1, 2, 4, 8, ..."""
+        paths = self._single_region[region]
+        if path in paths:
             return
-        self._all_unknown[path] = None
-        count = len(self._all_unknown)
+        paths[path] = None
+        count = len(paths)
         if count & (count - 1) == 0:
-            names = list(self._all_unknown)
+            names = list(paths)
             more = f" ... and {count - _MAX_NAMED} more" if count > _MAX_NAMED else ""
             logger.warning(
-                "%d training trimap(s) of this split have no known pixel (every value is "
-                "unknown): %s%s. They give the known loss nothing to learn from. Remake them "
-                "with smaller erosion kernels (tools/make_trimap_labels.py) or remove them. "
-                "(Warned again when the count doubles; counted per data-loader worker.)",
+                "%d training trimap(s) of this split %s Files: %s%s. (Warned again when the "
+                "count doubles; counted per data-loader worker.)",
                 count,
+                _SINGLE_REGION_PROBLEM[region],
                 ", ".join(names[:_MAX_NAMED]),
                 more,
             )

@@ -31,8 +31,8 @@ __all__ = [
     "OFF_LEVEL_TOLERANCE",
     "check_trimap_values",
     "declared_trimap_lut",
-    "has_known_pixel",
     "remap_declared_values",
+    "single_region",
     "value_counts",
 ]
 
@@ -129,6 +129,13 @@ def remap_declared_values(
     return lut[trimap].astype(np.uint8)
 
 
-def has_known_pixel(counts: np.ndarray) -> bool:
-    """Whether a trimap (0 / 128 / 255 convention) has a background or foreground pixel."""
-    return bool(counts[:TRIMAP_BACKGROUND_BELOW].any() or counts[TRIMAP_FOREGROUND_FROM:].any())
+def single_region(counts: np.ndarray) -> Optional[str]:
+    """``"unknown"``, ``"foreground"`` or ``"background"`` when every pixel of a trimap (its
+    :func:`value_counts`, 0 / 128 / 255 convention) is in that one region, else None."""
+    regions = {
+        "background": counts[:TRIMAP_BACKGROUND_BELOW].sum(),
+        "unknown": counts[TRIMAP_BACKGROUND_BELOW:TRIMAP_FOREGROUND_FROM].sum(),
+        "foreground": counts[TRIMAP_FOREGROUND_FROM:].sum(),
+    }
+    filled = [name for name, count in regions.items() if count > 0]
+    return filled[0] if len(filled) == 1 else None

@@ -245,17 +245,23 @@ def test_declared_trimap_values_map_class_indices_and_reject_other_values(tmp_pa
         MattingDatasetMapper(True, trimap_values=(0, 1))
 
 
-def test_all_unknown_training_trimaps_are_counted_and_named(tmp_path, factory, caplog):
+@pytest.mark.parametrize(
+    "value, problem",
+    [(128, "have no known pixel"), (255, "are foreground everywhere"), (0, "are background ever")],
+)
+def test_training_trimaps_of_one_region_are_counted_and_named(
+    tmp_path, factory, caplog, value, problem
+):
     stems = ("a", "b", "c", "d", "e")
     _split(tmp_path, factory, stems=stems)
     for stem in stems[1:]:
-        cv2.imwrite(str(tmp_path / "trimap" / f"{stem}.png"), np.full((24, 32), 128, np.uint8))
+        cv2.imwrite(str(tmp_path / "trimap" / f"{stem}.png"), np.full((24, 32), value, np.uint8))
     mapper = MattingDatasetMapper(True)
     with caplog.at_level(logging.WARNING, logger="alphafree_matting.data.mapper"):
         for _ in range(3):  # three epochs: each file is counted once
             for stem in stems:
                 mapper(_record(tmp_path, stem))
-    warnings = [r.getMessage() for r in caplog.records if "no known pixel" in r.getMessage()]
+    warnings = [r.getMessage() for r in caplog.records if problem in r.getMessage()]
     # Warned at counts 1, 2 and 4, each time with every file so far.
     assert [w.split(" ")[0] for w in warnings] == ["1", "2", "4"]
     assert all(f"{stem}.png" in warnings[-1] for stem in stems[1:])
@@ -264,7 +270,7 @@ def test_all_unknown_training_trimaps_are_counted_and_named(tmp_path, factory, c
     with caplog.at_level(logging.WARNING, logger="alphafree_matting.data.mapper"):
         caplog.clear()
         test_mapper(_record(tmp_path, "b"))
-    assert "no known pixel" not in caplog.text
+    assert problem not in caplog.text
 
 
 def test_dataset_dict_without_the_needed_label_names_the_key_and_what_it_has(tmp_path, factory):

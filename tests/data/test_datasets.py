@@ -215,17 +215,27 @@ def test_register_matting_folder_is_lazy_and_rejects_unknown_kinds(tmp_path, uni
         register_matting_folder(unique_name + "_y", str(tmp_path), labels=("mask",), mask_dir=None)
 
 
-def test_load_matting_folder_matches_stems_across_extensions(tmp_path, factory):
+def test_load_matting_folder_matches_stems_across_extensions_and_reports_skipped_files(
+    tmp_path, factory, caplog
+):
     factory.write_sample(
         tmp_path, "a", (20, 24), {"image": "image", "trimap": "trimap"}, image_ext=".png"
     )
     factory.write_sample(
         tmp_path, "b", (20, 24), {"image": "image", "trimap": "trimap"}, image_ext=".jpg"
     )
+    factory.write_sample(
+        tmp_path, "c", (20, 24), {"image": "image", "trimap": "trimap"}, image_ext=".gif"
+    )
     (tmp_path / "image" / "notes.txt").write_text("ignored")
-    dicts = load_matting_folder(str(tmp_path), label_dirs={"trimap": "trimap"})
-    assert [d["file_name"].rsplit("/", 1)[1] for d in dicts] == ["a.png", "b.jpg"]
-    assert [d["trimap_file_name"].rsplit("/", 1)[1] for d in dicts] == ["a.png", "b.png"]
+    (tmp_path / "image" / "d.heic").write_bytes(b"\0")
+    with caplog.at_level("WARNING", logger="alphafree_matting.data.datasets"):
+        dicts = load_matting_folder(str(tmp_path), label_dirs={"trimap": "trimap"})
+    assert [d["file_name"].rsplit("/", 1)[1] for d in dicts] == ["a.png", "b.jpg", "c.gif"]
+    assert [d["trimap_file_name"].rsplit("/", 1)[1] for d in dicts] == ["a.png", "b.png", "c.png"]
+    (message,) = caplog.messages
+    assert message.startswith(f"image folder {tmp_path / 'image'}: skipped 2 file(s) that are")
+    assert message.endswith(": d.heic, notes.txt")
 
 
 def test_a_split_registered_twice_with_the_same_arguments_is_one_split(tmp_path):

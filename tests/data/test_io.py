@@ -95,3 +95,23 @@ def test_unicode_file_names_are_read(tmp_path):
 def test_16_bit_trimap_holding_8_bit_values_keeps_them(tmp_path):
     cv2.imwrite(str(tmp_path / "t16.png"), np.array([[0, 128, 255]], np.uint16))
     np.testing.assert_array_equal(read_trimap(str(tmp_path / "t16.png")), [[0, 128, 255]])
+
+
+def write_gif(path, values, size=(6, 8)):
+    frames = [Image.fromarray(np.full((*size, 3), value, np.uint8)) for value in values]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)
+
+
+def test_an_animated_gif_is_read_as_its_first_frame_with_a_warning(tmp_path, caplog):
+    animated, still = tmp_path / "clip.gif", tmp_path / "still.gif"
+    write_gif(animated, (10, 200, 90))
+    write_gif(still, (40,))
+    with caplog.at_level("WARNING", logger="alphafree_matting.data.io"):
+        first = read_image(str(animated))
+        read_image(str(animated))  # warned once per file
+        read_image(str(still))
+    assert first.shape == (6, 8, 3) and (first == 10).all()
+    assert caplog.messages == [
+        f"{animated} is an animated GIF of 3 frames: its first frame is used. To use another, "
+        "save that frame as a PNG."
+    ]

@@ -221,8 +221,10 @@ def test_trimap_input_model_reads_trimaps_by_stem_and_fails_files_without(
     assert [p.name for p in (tmp_path / "out" / "alpha").iterdir()] == ["with_trimap.png"]
 
 
-def test_inputs_from_folders_files_and_globs_get_unique_output_names(predict_tool, tmp_path):
-    for name in ("b.png", "a.jpg", "a.png", "c.tif", "skip.txt"):
+def test_inputs_from_folders_files_and_globs_get_unique_output_names(
+    predict_tool, tmp_path, capsys
+):
+    for name in ("b.png", "a.jpg", "a.png", "c.tif", "skip.txt", "d.heic"):
         (tmp_path / name).write_bytes(b"")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b.png").write_bytes(b"")
@@ -232,6 +234,7 @@ def test_inputs_from_folders_files_and_globs_get_unique_output_names(predict_too
     names = [os.path.relpath(path, tmp_path) for path in files]
     assert names == ["a.jpg", "a.png", "b.png", "c.tif", os.path.join("sub", "b.png")]
     assert unmatched == ["no/*.jpg"]
+    assert f"{tmp_path}: skipped 2 file(s) that are not images" in capsys.readouterr().err
     output = predict_tool.output_names(files)
     assert len(set(output)) == len(output)
     assert predict_tool.output_names(files[2:4]) == ["b", "c"]
