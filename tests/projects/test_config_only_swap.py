@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects.project_runs import PROJECTS, REPO
+from tests.helpers.train_net import PROJECTS, REPO
 
 PROJECT_FILES = sorted(PROJECTS.rglob("*.py"))
 PROJECT_NAMES = re.compile(

@@ -16,8 +16,8 @@ from torch import nn
 from alphafree_matting.checkpoint import load_pretrained
 from alphafree_matting.conventions import UNKNOWN_TARGET
 from alphafree_matting.modeling import MattingModel
+from tests.helpers.train_net import FEW_STEPS, PROJECTS, metrics_lines, run_tool
 from tests.modeling.test_bounded_inference import predict
-from tests.projects.project_runs import PROJECTS, TINY_TRAIN, metrics_records, run_train_net
 
 PROJECT = PROJECTS / "ResNetMatte"
 
@@ -203,17 +203,17 @@ def test_converter_rejects_a_file_that_is_not_a_torchvision_resnet(tmp_path):
 @pytest.fixture(scope="module")
 def trained_toy_run(toy_datasets, tmp_path_factory):
     output = tmp_path_factory.mktemp("resnet_matte_toy")
-    run_train_net(
-        PROJECT / "configs" / "toy_ddc.py",
-        [*TINY_TRAIN, f"train.output_dir={output}"],
+    run_tool(
+        [*FEW_STEPS, f"train.output_dir={output}"],
         toy_datasets,
+        config=PROJECT / "configs" / "toy_ddc.py",
     )
     return output
 
 
 def test_toy_config_trains_through_the_stock_script(trained_toy_run):
     assert (trained_toy_run / "model_final.pth").is_file()
-    records = metrics_records(trained_toy_run)
+    records = metrics_lines(trained_toy_run)
     losses = [record for record in records if "loss_ddc" in record]
     assert len(losses) == 3 and {"loss_known", "loss_ddc", "total_loss"} <= set(losses[-1])
     evaluated = [record for record in records if "matting/SAD" in record]
@@ -223,9 +223,8 @@ def test_toy_config_trains_through_the_stock_script(trained_toy_run):
 def test_eval_only_reloads_every_weight_and_reproduces_the_final_evaluation(
     trained_toy_run, toy_datasets, tmp_path
 ):
-    final_eval = [r for r in metrics_records(trained_toy_run) if "matting/SAD" in r][-1]
-    log = run_train_net(
-        PROJECT / "configs" / "toy_ddc.py",
+    final_eval = [r for r in metrics_lines(trained_toy_run) if "matting/SAD" in r][-1]
+    log = run_tool(
         [
             "--eval-only",
             f"train.init_checkpoint={trained_toy_run / 'model_final.pth'}",
@@ -233,9 +232,10 @@ def test_eval_only_reloads_every_weight_and_reproduces_the_final_evaluation(
             "dataloader.test.num_workers=0",
         ],
         toy_datasets,
+        config=PROJECT / "configs" / "toy_ddc.py",
     )
     assert "missing in the checkpoint" not in log
-    evaluated = metrics_records(tmp_path)[-1]
+    evaluated = metrics_lines(tmp_path)[-1]
     for key in ("matting/SAD", "matting/MSE", "matting/Grad", "matting/Conn", "matting/SAD-T"):
         assert evaluated[key] == pytest.approx(final_eval[key], rel=1e-5), key
 

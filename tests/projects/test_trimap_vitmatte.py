@@ -9,7 +9,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from alphafree_matting.checkpoint import load_pretrained
 from alphafree_matting.evaluation import UNKNOWN_REGION_KEYS
 from alphafree_matting.modeling import ViTMatte
-from tests.projects.project_runs import PROJECTS, TINY_TRAIN, metrics_records, run_train_net
+from tests.helpers.train_net import FEW_STEPS, PROJECTS, metrics_lines, run_tool
 from tests.tiny_model import TINY_BACKBONE as TINY_VIT
 
 CONFIGS = PROJECTS / "TrimapViTMatte" / "configs"
@@ -143,8 +143,7 @@ def test_official_checkpoint_evaluates_through_the_documented_eval_only_command(
     official_stand_in, toy_datasets, tmp_path
 ):
     path, _ = official_stand_in
-    log = run_train_net(
-        CONFIGS / "am2k_ddc.py",
+    log = run_tool(
         [
             "--eval-only",
             f"train.init_checkpoint={path}",
@@ -154,9 +153,10 @@ def test_official_checkpoint_evaluates_through_the_documented_eval_only_command(
             "dataloader.test.num_workers=0",
         ],
         toy_datasets,
+        config=CONFIGS / "am2k_ddc.py",
     )
     assert "missing in the checkpoint" not in log and "unused from the checkpoint" not in log
-    evaluated = metrics_records(tmp_path)[-1]
+    evaluated = metrics_lines(tmp_path)[-1]
     assert {f"matting/{key}" for key in UNKNOWN_REGION_KEYS} <= set(evaluated)
 
 
@@ -164,12 +164,14 @@ def test_official_checkpoint_evaluates_through_the_documented_eval_only_command(
 @pytest.fixture(scope="module")
 def trained_toy_run(toy_datasets, tmp_path_factory):
     output = tmp_path_factory.mktemp("trimap_vitmatte_toy")
-    run_train_net(CONFIGS / "toy_ddc.py", [*TINY_TRAIN, f"train.output_dir={output}"], toy_datasets)
+    run_tool(
+        [*FEW_STEPS, f"train.output_dir={output}"], toy_datasets, config=CONFIGS / "toy_ddc.py"
+    )
     return output
 
 
 def test_toy_config_trains_from_trimaps_and_scores_the_unknown_region(trained_toy_run):
-    records = metrics_records(trained_toy_run)
+    records = metrics_lines(trained_toy_run)
     losses = [record for record in records if "loss_ddc" in record]
     assert len(losses) == 3 and {"loss_known", "loss_ddc"} <= set(losses[-1])
     evaluated = [record for record in records if "matting/SAD(unknown)" in record]
@@ -179,9 +181,8 @@ def test_toy_config_trains_from_trimaps_and_scores_the_unknown_region(trained_to
 
 
 def test_eval_only_reproduces_the_final_evaluation(trained_toy_run, toy_datasets, tmp_path):
-    final_eval = [r for r in metrics_records(trained_toy_run) if "matting/SAD(unknown)" in r][-1]
-    run_train_net(
-        CONFIGS / "toy_ddc.py",
+    final_eval = [r for r in metrics_lines(trained_toy_run) if "matting/SAD(unknown)" in r][-1]
+    run_tool(
         [
             "--eval-only",
             f"train.init_checkpoint={trained_toy_run / 'model_final.pth'}",
@@ -189,8 +190,9 @@ def test_eval_only_reproduces_the_final_evaluation(trained_toy_run, toy_datasets
             "dataloader.test.num_workers=0",
         ],
         toy_datasets,
+        config=CONFIGS / "toy_ddc.py",
     )
-    evaluated = metrics_records(tmp_path)[-1]
+    evaluated = metrics_lines(tmp_path)[-1]
     for key in UNKNOWN_REGION_KEYS:
         assert evaluated[f"matting/{key}"] == pytest.approx(final_eval[f"matting/{key}"], rel=1e-5)
 

@@ -2,7 +2,6 @@
 and the trained model beats an untrained one (the test proves learning, not just running); the
 demo trains from a COCO file when the config changes only the dataset name."""
 
-import json
 import math
 import os
 import shutil
@@ -17,52 +16,17 @@ import pytest
 import torch
 
 from alphafree_matting.data.toy_dataset import make_toy_dataset
-
-REPO = Path(__file__).resolve().parents[2]
-TRAIN_NET = REPO / "tools" / "lazyconfig_train_net.py"
-
-# A smaller budget than `make demo`: 64 px images, 24 train / 6 val, 200 iterations.
-TINY_RUN = [
-    "dataloader.train.total_batch_size=8",
-    "dataloader.train.num_workers=0",
-    "dataloader.train.mapper.augmentations.0.crop_size=64",
-    "train.eval_period=0",
-    "train.log_period=20",
-]
-
-
-DEMO_CONFIG = REPO / "configs/demo_ddc.py"
-
-
-def tool_command(args, config: Path = DEMO_CONFIG) -> list[str]:
-    return [sys.executable, str(TRAIN_NET), "--config-file", str(config), *args]
-
-
-def tool_environment(datasets_root: Path) -> dict:
-    return dict(os.environ, DETECTRON2_DATASETS=str(datasets_root), OMP_NUM_THREADS="2")
-
-
-def run_tool_process(
-    args, datasets_root: Path, timeout=600, config: Path = DEMO_CONFIG
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        tool_command(args, config),
-        cwd=REPO,
-        env=tool_environment(datasets_root),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def run_tool(args, datasets_root: Path, timeout=600, config: Path = DEMO_CONFIG) -> str:
-    result = run_tool_process(args, datasets_root, timeout, config)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    return result.stdout + result.stderr
-
-
-def metrics_lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+from tests.helpers.train_net import (
+    REPO,
+    TINY_RUN,
+    TRAIN_NET,
+    exit_message,
+    metrics_lines,
+    run_tool,
+    run_tool_process,
+    tool_command,
+    tool_environment,
+)
 
 
 @pytest.fixture(scope="module")
@@ -261,13 +225,6 @@ def train_net(factory):
     """tools/lazyconfig_train_net.py as a module: its command line ``cli(argv)`` in-process, for
     the problems it reports before starting any process (sys.exit(message): exit code 1)."""
     return factory.load_tool("lazyconfig_train_net")
-
-
-def exit_message(train_net, argv) -> str:
-    with pytest.raises(SystemExit) as stop:
-        train_net.cli(["--config-file", str(REPO / "configs/demo_ddc.py"), *argv])
-    assert isinstance(stop.value.code, str)  # printed to stderr, exit code 1
-    return stop.value.code
 
 
 def test_eval_only_without_weights_is_an_error_naming_the_key(train_net, tmp_path):
