@@ -23,13 +23,15 @@ ABLATION_ARGS ?= --output docs/
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml projects/ResNetMatte/pyproject.toml tools/install_detectron2.py
+PROJECT_PACKAGES := projects/ResNetMatte projects/SupervisionAblation
+
+$(STAMP): pyproject.toml $(PROJECT_PACKAGES:%=%/pyproject.toml) tools/install_detectron2.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade "pip>=23"
 	$(PY) -c "import torch, torchvision" 2>/dev/null || $(PY) -m pip install $(TORCH_PINS)
 	$(PY) tools/install_detectron2.py --cache-dir $(VENV)/cache
 	$(PY) -m pip install -e ".[dev,interop]"
-	$(PY) -m pip install --no-deps -e projects/ResNetMatte
+	$(PY) -m pip install --no-deps $(PROJECT_PACKAGES:%=-e %)
 	# pymatting's numba kernels compile (and cache) on first import: do it once, here.
 	$(PY) -c "import pymatting"
 	touch $(STAMP)

@@ -6,13 +6,11 @@
 from detectron2.config import LazyCall as L
 from detectron2.data.samplers import RepeatFactorTrainingSampler
 
-from alphafree_matting.data import label_repeat_factors, register_mixed_split
+from alphafree_matting.data import label_repeat_factors
 
 from .am2k_ddc import dataloader, lr_multiplier, model, optimizer, train
 
-register_mixed_split("am2k_train_alpha10", "am2k_train_alpha", "am2k_train", 0.1, seed=0)
-
-dataloader.train.dataset.names = "am2k_train_alpha10"
+dataloader.train.dataset.names = "am2k_train_alpha10"  # built in: alphafree_matting.data.builtin
 dataloader.train.mapper.label = "per_sample"  # each sample: its alpha or its trimap
 # Share of the samples per label kind: here the images' own shares (10 / 90); raise "alpha" to
 # draw the alpha-labelled images more often (the epoch length stays the same).

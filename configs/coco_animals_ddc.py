@@ -3,20 +3,8 @@
 # trimap label is a band around its mask (alphafree_matting.data.coco); evaluated on AM-2K's
 # validation alphas. Everything else is configs/am2k_ddc.py (the release's recipe and schedule).
 #   python tools/lazyconfig_train_net.py --config-file configs/coco_animals_ddc.py --num-gpus 2
-import os
-
-from alphafree_matting.data import datasets_root, register_coco_matting
-
 from .am2k_ddc import dataloader, lr_multiplier, model, optimizer, train
 
-ANIMALS = ["bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"]
-
-register_coco_matting(
-    "coco_animals_train",
-    os.path.join(datasets_root(), "coco/annotations/instances_train2017.json"),
-    os.path.join(datasets_root(), "coco/train2017"),
-    categories=ANIMALS,
-)
-
+# built in (alphafree_matting.data.builtin): the animal categories of COCO train2017
 dataloader.train.dataset.names = "coco_animals_train"  # the only change to the data path
 train.output_dir = "./output/coco_animals_ddc"

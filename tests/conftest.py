@@ -84,7 +84,8 @@ def label_tool():
 
 @pytest.fixture
 def datasets_root(tmp_path, monkeypatch) -> Path:
-    """Miniature AM-2K, P3M-10k and toy trees under ``$DETECTRON2_DATASETS`` (official layouts),
+    """Miniature AM-2K, P3M-10k and toy trees (demo, CPU study) under ``$DETECTRON2_DATASETS``
+    (official layouts),
     with the generated label folders made by ``tools/make_trimap_labels.py --split``."""
     root = tmp_path / "datasets"
     monkeypatch.setenv("DETECTRON2_DATASETS", str(root))
@@ -101,6 +102,9 @@ def datasets_root(tmp_path, monkeypatch) -> Path:
         )
     _write_split(toy / "train", "toy", {"image": "image", "trimap": "trimap"})
     _write_split(toy / "val", "toy_val", {"image": "image", "alpha": "alpha", "trimap": "trimap"})
+    all_labels = {"image": "image", "alpha": "alpha", "trimap": "trimap"}
+    for subset in ("train", "val"):
+        _write_split(root / "toy_ablation" / subset, f"abl_{subset}", all_labels)
     splits = [
         "am2k_train",
         "am2k_train_k10",

@@ -17,6 +17,7 @@ from typing import Optional
 
 from alphafree_matting.checkpoint.hf_export import save_hf_vitmatte
 from alphafree_matting.predictor import MattingPredictor
+from alphafree_matting.utils.errors import describe_error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config-file", required=True, help="LazyConfig of the model")
     parser.add_argument("--checkpoint", required=True, help="model weights (model_final.pth)")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of every error")
     parser.add_argument("--output", required=True, help="directory to write")
     return parser
 
@@ -35,8 +37,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         model = MattingPredictor(args.config_file, args.checkpoint, device="cpu").model
         info = save_hf_vitmatte(model, args.output)
-    except Exception as error:  # one clear line instead of a traceback
-        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+    except Exception as error:  # one line for a user's mistake, the traceback for a bug
+        print(f"error: {describe_error(error, debug=args.debug)}", file=sys.stderr)
         return 1
     problems = {key: value for key, value in info.items() if value}
     if problems:

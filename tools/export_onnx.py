@@ -22,6 +22,7 @@ import torch
 from alphafree_matting.interop.onnx_export import DEFAULT_OPSET, example_size, export_onnx
 from alphafree_matting.interop.onnx_predictor import onnx_matting_model
 from alphafree_matting.predictor import MattingPredictor
+from alphafree_matting.utils.errors import describe_error
 
 CHECK_TOLERANCE = 1e-4
 
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config-file", required=True, help="LazyConfig of the model")
     parser.add_argument("--checkpoint", required=True, help="model weights (model_final.pth)")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of every error")
     parser.add_argument("--output", required=True, help="ONNX file to write")
     parser.add_argument(
         "--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (default: %(default)s)"
@@ -62,8 +64,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         model = MattingPredictor(args.config_file, args.checkpoint, device="cpu").model
         export_onnx(model, args.output, opset=args.opset)
         difference = None if args.no_check else check_export(model, args.output)
-    except Exception as error:  # one clear line instead of a traceback
-        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+    except Exception as error:  # one line for a user's mistake, the traceback for a bug
+        print(f"error: {describe_error(error, debug=args.debug)}", file=sys.stderr)
         return 1
     if difference is not None and difference > CHECK_TOLERANCE:
         print(

@@ -41,8 +41,8 @@ from typing import Optional
 from tqdm import tqdm
 
 from alphafree_matting.data import io
+from alphafree_matting.data.builtin import BUILTIN_SPLITS, builtin_split_root
 from alphafree_matting.data.coco import MIN_AREA, instance_label, load_coco_matting
-from alphafree_matting.data.datasets import BUILTIN_SPLITS, builtin_split_root
 from alphafree_matting.data.trimap_labels import (
     LABEL_RESOLUTION,
     RANDOM,

@@ -43,6 +43,7 @@ from alphafree_matting.data.io import (
     write_png,
 )
 from alphafree_matting.predictor import DEVICES, MattingPredictor, load_predictor
+from alphafree_matting.utils.errors import describe_error, is_user_error
 
 MAX_EXIT_CODE = 255
 TILE_BAR_DELAY = 3.0
@@ -207,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also write composites over this colour (white, #00ff00, 0,255,0) or image file",
     )
+    parser.add_argument("--debug", action="store_true", help="show the traceback of every error")
     return parser
 
 
@@ -235,8 +237,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise ValueError("--trimap given, but this model does not take a trimap input")
         if args.trimap is None and predictor.trimap_input:
             raise ValueError("this model takes a trimap input: give --trimap DIR")
-    except Exception as error:  # any setup problem: one clear line, exit 2
-        parser.error(f"{type(error).__name__}: {error}")
+    except Exception as error:  # a setup problem: one line if it is the user's, exit 2
+        if args.debug or not is_user_error(error):
+            print(describe_error(error, debug=args.debug), file=sys.stderr)
+            return 2
+        parser.error(describe_error(error))
 
     start = time.perf_counter()
     progress = tqdm(
@@ -254,7 +259,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             write_outputs(prediction, name, args.output, background)
         except Exception as error:  # report the file and go on with the rest
             failures.append((file_name, f"{type(error).__name__}: {error}"))
-            tqdm.write(f"FAILED {file_name}: {failures[-1][1]}", file=sys.stderr)
+            tqdm.write(
+                f"FAILED {file_name}: {describe_error(error, debug=args.debug)}", file=sys.stderr
+            )
     progress.close()
 
     elapsed = time.perf_counter() - start

@@ -7,13 +7,13 @@
     python tools/reproduce_ablation.py --output docs/mixed_supervision \\
         --policies known_ddc,mixed_alpha10,alpha_l1     # docs/mixed_supervision.md
 
-Every policy is a config of ``configs/toy_ablation/`` (``known_ddc.py`` is the base); the
-default ``--policies`` are the paper's five (``mixed_alpha10``, 10 % alpha + 90 % trimap, is
-opt-in). The tool writes the synthetic composites to ``<data-root>/toy_ablation`` (skipped when
-there), trains each config with ``tools/lazyconfig_train_net.py`` (adding only the run folder,
-the seed and the given overrides) into ``<work-dir>/<policy>/seed<seed>``, reads each run's final
-held-out evaluation and ``metrics.json``, and writes ``ablation.md`` and its figures to
-``--output`` (``alphafree_matting.evaluation.comparison``).
+Every policy is a config of ``projects/SupervisionAblation/configs/`` (``known_ddc.py`` is the
+base); the default ``--policies`` are the paper's five (``mixed_alpha10``, 10 % alpha + 90 %
+trimap, is opt-in). The tool writes the synthetic composites to ``<data-root>/toy_ablation``
+(skipped when there), trains each config with ``tools/lazyconfig_train_net.py`` (adding only the
+run folder, the seed and the given overrides) into ``<work-dir>/<policy>/seed<seed>``, reads
+each run's final held-out evaluation and ``metrics.json``, and writes ``ablation.md`` and its
+figures to ``--output`` (``supervision_ablation``: the comparison and the report).
 """
 
 import argparse
@@ -30,13 +30,7 @@ from typing import Optional
 
 import numpy as np
 from detectron2.config import LazyConfig
-
-from alphafree_matting.data import datasets_root
-from alphafree_matting.data.io import write_png
-from alphafree_matting.data.toy_dataset import MARKER, make_toy_dataset
-from alphafree_matting.engine import apply_overrides
-from alphafree_matting.evaluation import BENCHMARK_KEYS
-from alphafree_matting.evaluation.comparison import (
+from supervision_ablation.comparison import (
     comparison_grid,
     ddc_at_alphas,
     ddc_section,
@@ -46,16 +40,22 @@ from alphafree_matting.evaluation.comparison import (
     plot_curves,
     training_records,
 )
-from alphafree_matting.evaluation.policy_report import (
+from supervision_ablation.report import (
     PAPER_POLICIES,
     POLICIES,
     Study,
     write_report,
 )
 
+from alphafree_matting.data import datasets_root
+from alphafree_matting.data.io import write_png
+from alphafree_matting.data.toy_dataset import MARKER, make_toy_dataset
+from alphafree_matting.engine import apply_overrides
+from alphafree_matting.evaluation import BENCHMARK_KEYS
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN_NET = os.path.join(REPO, "tools", "lazyconfig_train_net.py")
-CONFIG_DIR = os.path.join(REPO, "configs", "toy_ablation")
+CONFIG_DIR = os.path.join(REPO, "projects", "SupervisionAblation", "configs")
 DATASET_DIR = "toy_ablation"  # under --data-root; the configs' splits read it from there
 RUN_RECORD = "ablation_run.json"
 

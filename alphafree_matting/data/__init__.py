@@ -1,21 +1,15 @@
 """The matting data path: datasets (file names) -> mapper (tensors) -> detectron2 loaders.
 
-Importing this package registers the built-in splits (AM-2K, P3M-10K, toy data; see
-``datasets/README.md``) in detectron2's ``DatasetCatalog``, lazily: nothing is read from disk
-until a split is used. COCO instance annotations register with ``register_coco_matting``
-(:mod:`.coco`); mixed supervision (alphas and trimaps in one split) is :mod:`.mixing`.
+Importing this package registers the built-in splits (:mod:`.builtin`: AM-2K, P3M-10K, toy data,
+mixed alpha / trimap splits, COCO animals; see ``datasets/README.md``) in detectron2's
+``DatasetCatalog``, lazily: nothing is read from disk until a split is used. Other data: a node
+in the config (``L(load_matting_folder)(root=...)``, ``L(load_coco_matting)(...)``), or a
+``register_*`` call in your own code before training.
 """
 
+from .builtin import BUILTIN_SPLITS, builtin_split_root, load_builtin_split, register_all_builtin
 from .coco import load_coco_matting, register_coco_matting
-from .datasets import (
-    BUILTIN_SPLITS,
-    LABEL_KINDS,
-    datasets_root,
-    load_builtin_split,
-    load_matting_folder,
-    register_all_builtin,
-    register_matting_folder,
-)
+from .datasets import LABEL_KINDS, datasets_root, load_matting_folder, register_matting_folder
 from .io import MattingDataError, read_alpha, read_image, read_mask, read_trimap, write_png
 from .mapper import PER_SAMPLE, MattingDatasetMapper
 from .mixing import (
@@ -44,6 +38,7 @@ __all__ = [
     "PER_SAMPLE",
     "alpha_to_mask",
     "alpha_to_trimap",
+    "builtin_split_root",
     "datasets_root",
     "label_repeat_factors",
     "load_coco_matting",

@@ -1,33 +1,26 @@
-"""Registration of matting splits that a config file may repeat (a run loads its config more than
-once): the same name with the same arguments is a no-op, with others an error naming both.
-"""
+"""Registration of a matting split in detectron2's catalogs, with an error that says what to do
+when the name is taken."""
 
-from typing import Any, Callable
+from typing import Callable
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
 __all__ = ["register_split"]
 
-_ARGUMENTS: dict[str, str] = {}
-"""Registered name -> repr of the arguments it was registered with (by :func:`register_split`)."""
 
-
-def register_split(
-    name: str, load: Callable[[], list[dict]], arguments: dict[str, Any], **metadata
-) -> None:
+def register_split(name: str, load: Callable[[], list[dict]], **metadata) -> None:
     """Register ``load`` (returns the dataset dicts) lazily as split ``name``, with
-    ``evaluator_type="matting"`` and ``metadata``; a repeat with equal ``arguments`` (paths,
-    options) is accepted."""
-    signature = repr(sorted({**arguments, **metadata}.items()))
+    ``evaluator_type="matting"`` and ``metadata`` in its ``MetadataCatalog`` entry.
+
+    Raises:
+        ValueError: ``name`` is already registered.
+    """
     if name in DatasetCatalog.list():
-        if _ARGUMENTS.get(name) == signature:
-            return
-        previous = _ARGUMENTS.get(name, "by other code")
         raise ValueError(
-            f"dataset {name!r} is already registered ({previous}); registering it again with "
-            f"{signature}: pick another name, or DatasetCatalog.remove({name!r}) and "
-            f"MetadataCatalog.remove({name!r}) first"
+            f"dataset {name!r} is already registered: pick another name, or "
+            f"DatasetCatalog.remove({name!r}) and MetadataCatalog.remove({name!r}) first. "
+            "(In a config, give the data as a node instead, e.g. dataloader.train.dataset = "
+            "L(load_matting_folder)(root=...): a config is loaded more than once per run.)"
         )
     DatasetCatalog.register(name, load)
     MetadataCatalog.get(name).set(evaluator_type="matting", **metadata)
-    _ARGUMENTS[name] = signature

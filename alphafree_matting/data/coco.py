@@ -355,7 +355,6 @@ def register_coco_matting(
     register_split(
         name,
         lambda: load_coco_matting(json_file, image_root, **options),
-        options,
         json_file=json_file,
         image_root=image_root,
         **metadata,

@@ -1,4 +1,5 @@
-"""Matting datasets in detectron2's ``DatasetCatalog``: folder datasets, AM-2K, P3M-10K, toy data.
+"""Folder matting datasets in detectron2's ``DatasetCatalog`` (the built-in splits, AM-2K,
+P3M-10K and others, are :mod:`.builtin`).
 
 A matting split is an image folder plus one folder per label kind, files matched by stem::
 
@@ -17,10 +18,7 @@ Registration is lazy: folders (and ``$DETECTRON2_DATASETS``, default ``./dataset
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Optional
-
-from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from .catalog import register_split
 from .io import (
@@ -39,12 +37,6 @@ __all__ = [
     "datasets_root",
     "load_matting_folder",
     "register_matting_folder",
-    "LabelRecipe",
-    "BuiltinSplit",
-    "BUILTIN_SPLITS",
-    "builtin_split_root",
-    "load_builtin_split",
-    "register_all_builtin",
 ]
 
 LABEL_KINDS = ("trimap", "alpha", "mask")
@@ -262,152 +254,8 @@ def register_matting_folder(
     register_split(
         name,
         lambda: load_matting_folder(root, **options, verify=verify),
-        dict(options, verify=verify),
         root=root,
         image_dir=image_dir,
         label_dirs=label_dirs,
         **metadata,
     )
-
-
-# --- built-in splits ---------------------------------------------------------------------------
-AM2K_DOWNLOAD = "https://github.com/JizhiziLi/GFM (section AM-2k)"
-P3M_DOWNLOAD = "https://github.com/JizhiziLi/P3M (section P3M-10k)"
-TOY_COMMAND = "python tools/make_toy_dataset.py --output {dataset_dir}   (or: make demo)"
-
-
-@dataclass(frozen=True)
-class LabelRecipe:
-    """How ``tools/make_trimap_labels.py`` makes a generated label folder of a built-in split:
-    ``mode`` ``"trimap"`` (the paper's eroded alpha) or ``"mask"`` (Table 7); the other fields as
-    in ``trimap_labels.alpha_to_trimap`` (the release: random kernel and interpolation)."""
-
-    source_dir: str
-    output_dir: str
-    mode: str = "trimap"
-    kernel_size: Optional[int] = None
-    seed: int = 0
-    interpolation: str = "random"
-    consistent_known: bool = False
-
-
-@dataclass(frozen=True)
-class BuiltinSplit:
-    """A built-in split: ``$DETECTRON2_DATASETS/<one of dataset_dirs>/<subdir>``."""
-
-    dataset_dirs: tuple[str, ...]  # accepted spellings of the dataset folder, preferred first
-    subdir: str
-    image_dir: str
-    label_dirs: tuple[tuple[str, str], ...]  # (kind, subfolder)
-    source: str  # download page or command that makes the data
-    recipe: Optional[LabelRecipe] = None  # for a label folder made by tools/make_trimap_labels.py
-
-
-def _am2k(subdir, labels, recipe=None):
-    return BuiltinSplit(("AM-2K", "AM-2k"), subdir, "original", labels, AM2K_DOWNLOAD, recipe)
-
-
-def _p3m(subdir, image_dir, labels, recipe=None):
-    return BuiltinSplit(("P3M-10k", "P3M-10K"), subdir, image_dir, labels, P3M_DOWNLOAD, recipe)
-
-
-def _toy(subdir, labels):
-    return BuiltinSplit(("toy_matting",), subdir, "image", labels, TOY_COMMAND)
-
-
-BUILTIN_SPLITS: dict[str, BuiltinSplit] = {
-    "am2k_train": _am2k("train", (("trimap", "trimap"),), LabelRecipe("mask", "trimap")),
-    **{
-        f"am2k_train_k{size}": _am2k(
-            "train",
-            (("trimap", f"trimap_k{size}"),),
-            LabelRecipe("mask", f"trimap_k{size}", kernel_size=size),
-        )
-        for size in (10, 20, 30)
-    },
-    "am2k_train_masklabel": _am2k(
-        "train", (("mask", "seg_mask"),), LabelRecipe("mask", "seg_mask", mode="mask")
-    ),
-    "am2k_train_alpha": _am2k("train", (("alpha", "mask"),)),
-    "am2k_val": _am2k("validation", (("alpha", "mask"), ("trimap", "trimap"))),
-    "p3m_train": _p3m(
-        "train", "blurred_image", (("trimap", "trimap"),), LabelRecipe("mask", "trimap")
-    ),
-    "p3m_train_alpha": _p3m("train", "blurred_image", (("alpha", "mask"),)),
-    "p3m_val_np": _p3m(
-        "validation/P3M-500-NP", "original_image", (("alpha", "mask"), ("trimap", "trimap"))
-    ),
-    "p3m_val_p": _p3m(
-        "validation/P3M-500-P", "blurred_image", (("alpha", "mask"), ("trimap", "trimap"))
-    ),
-    "toy_matting_train": _toy("train", (("trimap", "trimap"),)),
-    "toy_matting_val": _toy("val", (("alpha", "alpha"), ("trimap", "trimap"))),
-}
-"""Every built-in split; ``datasets/README.md`` lists them with their folders."""
-
-
-def _dataset_dir(split: BuiltinSplit) -> str:
-    """The split's dataset folder under :func:`datasets_root` (the first existing spelling)."""
-    candidates = [os.path.join(datasets_root(), spelling) for spelling in split.dataset_dirs]
-    return next((path for path in candidates if os.path.isdir(path)), candidates[0])
-
-
-def builtin_split_root(name: str) -> str:
-    """Folder of a built-in split, e.g. ``$DETECTRON2_DATASETS/AM-2K/train``."""
-    split = BUILTIN_SPLITS[name]
-    return os.path.join(_dataset_dir(split), split.subdir)
-
-
-def recipe_command(name: str) -> str:
-    """The command that makes the generated label folder of a built-in split."""
-    recipe = BUILTIN_SPLITS[name].recipe
-    split_root = builtin_split_root(name)
-    kernel = "" if recipe.kernel_size is None else f" --kernel-size {recipe.kernel_size}"
-    return (
-        f"python tools/make_trimap_labels.py --split {name}   (same as: python "
-        f"tools/make_trimap_labels.py --input {os.path.join(split_root, recipe.source_dir)} "
-        f"--output {os.path.join(split_root, recipe.output_dir)} --mode {recipe.mode}{kernel} "
-        f"--seed {recipe.seed})"
-    )
-
-
-def load_builtin_split(name: str) -> list[dict]:
-    """List a built-in split; errors name the expected folder and how to get it."""
-    split = BUILTIN_SPLITS[name]
-    root = builtin_split_root(name)
-    source = split.source.format(dataset_dir=_dataset_dir(split))
-    if source.startswith("http"):
-        where = (
-            f"Get the data from {source} and unpack it under ${DATASETS_ROOT_ENV} "
-            f"(now {os.path.abspath(datasets_root())})."
-        )
-    else:
-        where = f"Make it with: {source}"
-    if not os.path.isdir(root):
-        raise MattingDataError(f"dataset folder of '{name}' not found: {root}. {where}")
-    hints = {split.image_dir: where}
-    hints.update({subfolder: where for _, subfolder in split.label_dirs})
-    if split.recipe is not None:
-        hints[split.recipe.output_dir] = (
-            f"These labels are generated from {split.recipe.source_dir}/; make them with: "
-            f"{recipe_command(name)}"
-        )
-    return load_matting_folder(
-        root, image_dir=split.image_dir, label_dirs=dict(split.label_dirs), hints=hints
-    )
-
-
-def register_all_builtin() -> None:
-    """Register every built-in split (lazily; already registered names are left alone)."""
-    registered = set(DatasetCatalog.list())
-    for name, split in BUILTIN_SPLITS.items():
-        if name in registered:
-            continue
-        DatasetCatalog.register(name, lambda name=name: load_builtin_split(name))
-        MetadataCatalog.get(name).set(
-            evaluator_type="matting",
-            label_dirs=dict(split.label_dirs),
-            dataset_dir=split.dataset_dirs[0],
-            split_dir=split.subdir,
-            source=split.source,
-        )

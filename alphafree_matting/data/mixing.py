@@ -105,7 +105,7 @@ def register_mixed_split(
     register_split(
         name,
         lambda: mix_label_splits(alpha_split, trimap_split, alpha_fraction, seed=seed),
-        dict(seed=seed),
+        seed=seed,
         alpha_split=alpha_split,
         trimap_split=trimap_split,
         alpha_fraction=alpha_fraction,

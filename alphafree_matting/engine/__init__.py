@@ -1,7 +1,8 @@
 """Glue between the plugin and detectron2's training engine."""
 
+from ..compat import create_local_process_group
 from .config import TRAIN_KEYS, ConfigKeyError, apply_overrides, check_config
-from .distributed import create_ddp_model, create_local_process_group, launch
+from .distributed import create_ddp_model, launch
 from .hooks import FinalEvalHook
 from .lock import OutputFolderLockedError, output_folder_lock
 from .optimizer import get_param_groups, vit_lr_decay_factor

@@ -25,11 +25,12 @@ from detectron2.engine import launch as _detectron2_launch
 from detectron2.utils import comm
 from torch import nn
 
+from ..compat import create_local_process_group
+
 __all__ = [
     "DEFAULT_STARTUP_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "create_ddp_model",
-    "create_local_process_group",
     "launch",
     "rendezvous",
 ]
@@ -43,40 +44,6 @@ DEFAULT_STARTUP_TIMEOUT = timedelta(minutes=10)
 WAIT_LOG_PERIOD = 30.0
 """Seconds between the log lines of a process still waiting for others to start."""
 _PREFIX = "alphafree_matting/rendezvous"
-
-
-def _set_detectron2_local_process_group(group) -> None:
-    """The one access to a private name of detectron2: 0.6 has no setter for
-    ``comm._LOCAL_PROCESS_GROUP`` (``tests/engine/test_distributed.py`` checks it exists)."""
-    if not hasattr(comm, "_LOCAL_PROCESS_GROUP"):
-        raise RuntimeError(
-            "this detectron2 has neither comm.create_local_process_group nor "
-            "comm._LOCAL_PROCESS_GROUP: alphafree_matting.engine.distributed needs updating"
-        )
-    if comm._LOCAL_PROCESS_GROUP is not None:
-        raise RuntimeError("detectron2's local process group is already set in this process")
-    comm._LOCAL_PROCESS_GROUP = group
-
-
-def create_local_process_group(num_processes_per_machine: int) -> None:
-    """Create this machine's group of ranks (numbered machine by machine) for detectron2's
-    ``comm.get_local_rank()`` / ``get_local_size()``; ``comm.create_local_process_group`` where it
-    exists (after 0.6). Collective: every process calls it after ``init_process_group``."""
-    if hasattr(comm, "create_local_process_group"):
-        comm.create_local_process_group(num_processes_per_machine)
-        return
-    world_size, rank = dist.get_world_size(), dist.get_rank()
-    if world_size % num_processes_per_machine:
-        raise ValueError(
-            f"world size {world_size} is not a multiple of {num_processes_per_machine} "
-            "processes per machine"
-        )
-    machine_rank = rank // num_processes_per_machine
-    for machine in range(world_size // num_processes_per_machine):
-        first = machine * num_processes_per_machine
-        group = dist.new_group(list(range(first, first + num_processes_per_machine)))
-        if machine == machine_rank:
-            _set_detectron2_local_process_group(group)
 
 
 def _free_local_port() -> int:

@@ -10,6 +10,8 @@ import time
 import torch
 from detectron2.engine import AMPTrainer, SimpleTrainer
 
+from ..compat import call_after_backward
+
 __all__ = ["CPUAutocastTrainer", "build_trainer"]
 
 logger = logging.getLogger(__name__)
@@ -38,10 +40,7 @@ class CPUAutocastTrainer(SimpleTrainer):
 
         self.optimizer.zero_grad()
         losses.backward()
-        # detectron2 after 0.6 gives hooks an ``after_backward`` callback; 0.6 has none.
-        after_backward = getattr(self, "after_backward", None)
-        if after_backward is not None:
-            after_backward()
+        call_after_backward(self)
         self._write_metrics(loss_dict, data_time)
         self.optimizer.step()
 

@@ -79,6 +79,18 @@ def test_config_instantiates_model_optimizer_schedule_and_names_registered_split
         assert label in ("trimap", "mask")
 
 
+CONFIG_FILES = sorted(
+    [*CONFIGS.rglob("*.py"), *(CONFIGS.parent / "projects").glob("*/configs/**/*.py")]
+)
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=lambda p: str(p.relative_to(CONFIGS.parent)))
+def test_configs_only_name_datasets_and_register_nothing(path):
+    """A config is loaded more than once per run: registering at load time would either fail or
+    need re-registration rules. Splits are built in (alphafree_matting.data.builtin) or nodes."""
+    assert "register_" not in path.read_text()
+
+
 def test_one_line_policy_changes_reach_the_criterion():
     assert load("ablations/known_only.py").model.criterion.losses == {"known": 1.0}
     ddc = load("am2k_ddc.py").model.criterion

@@ -1,11 +1,13 @@
-"""configs/am2k_mixed.py and configs/toy_ablation/mixed_alpha10.py: mixed supervision is a few
-lines over the trimap configs, and a mixed batch trains through detectron2's loader."""
+"""configs/am2k_mixed.py and the CPU study's mixed_alpha10.py (projects/SupervisionAblation):
+mixed supervision is a few lines over the trimap configs, and a mixed batch trains through
+detectron2's loader."""
 
 from pathlib import Path
 
+import pytest
 import torch
 from detectron2.config import LazyConfig, instantiate
-from detectron2.data import DatasetCatalog
+from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.samplers import RepeatFactorTrainingSampler
 
 from alphafree_matting.data import register_mixed_split
@@ -38,7 +40,8 @@ def test_am2k_mixed_is_the_release_recipe_with_ten_percent_alphas():
 
 
 def test_toy_mixed_policy_changes_only_the_split_label_and_losses_of_the_base():
-    base, cfg = load("toy_ablation/known_ddc.py"), load("toy_ablation/mixed_alpha10.py")
+    study = "../projects/SupervisionAblation/configs"
+    base, cfg = load(f"{study}/known_ddc.py"), load(f"{study}/mixed_alpha10.py")
     assert cfg.dataloader.train.dataset.names == "toy_ablation_train_alpha10"
     assert cfg.dataloader.train.mapper.label == "per_sample"
     assert dict(cfg.model.criterion.losses) == MIXED_LOSSES
@@ -49,10 +52,21 @@ def test_toy_mixed_policy_changes_only_the_split_label_and_losses_of_the_base():
     assert cfg.dataloader.test == base.dataloader.test and "sampler" not in cfg.dataloader.train
 
 
-def test_am2k_mixed_trains_a_step_with_both_label_kinds_through_the_ratio_sampler(datasets_root):
-    register_mixed_split("am2k_train_half_alpha", "am2k_train_alpha", "am2k_train", 0.5)
+@pytest.fixture
+def half_alpha_split():
+    """A mixed split of the miniature AM-2K: half of the images keep their alpha."""
+    name = "am2k_train_half_alpha"
+    register_mixed_split(name, "am2k_train_alpha", "am2k_train", 0.5)
+    yield name
+    DatasetCatalog.remove(name)
+    MetadataCatalog.remove(name)
+
+
+def test_am2k_mixed_trains_a_step_with_both_label_kinds_through_the_ratio_sampler(
+    datasets_root, half_alpha_split
+):
     cfg = load("am2k_mixed.py")
-    cfg.dataloader.train.dataset.names = "am2k_train_half_alpha"  # 2 of the 3 miniature images
+    cfg.dataloader.train.dataset.names = half_alpha_split  # 2 of the 3 miniature images
     cfg.dataloader.train.sampler.repeat_factors.ratios = {"alpha": 0.5, "trimap": 0.5}
     cfg.dataloader.train.sampler.seed = 0
     cfg.dataloader.train.update(total_batch_size=6, num_workers=0)

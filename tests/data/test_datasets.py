@@ -238,9 +238,7 @@ def test_load_matting_folder_matches_stems_across_extensions_and_reports_skipped
     assert message.endswith(": d.heic, notes.txt")
 
 
-def test_a_split_registered_twice_with_the_same_arguments_is_one_split(tmp_path):
-    """A config file that registers its split is loaded more than once per run (preflight, then
-    the run): the same registration again is a no-op, another one under the name an error."""
+def test_registering_a_taken_name_is_an_error_that_points_to_config_nodes(tmp_path):
     from detectron2.data import DatasetCatalog, MetadataCatalog
 
     from alphafree_matting.data import register_matting_folder
@@ -248,10 +246,10 @@ def test_a_split_registered_twice_with_the_same_arguments_is_one_split(tmp_path)
     name = "test_registered_twice"
     try:
         register_matting_folder(name, str(tmp_path / "a"))
-        register_matting_folder(name, str(tmp_path / "a"))
         assert MetadataCatalog.get(name).root == str(tmp_path / "a")
-        with pytest.raises(ValueError, match=f"dataset '{name}' is already registered"):
-            register_matting_folder(name, str(tmp_path / "b"))
+        with pytest.raises(ValueError, match=f"dataset '{name}' is already registered") as error:
+            register_matting_folder(name, str(tmp_path / "a"))
+        assert "L(load_matting_folder)(root=...)" in str(error.value)
     finally:
         DatasetCatalog.remove(name)
         MetadataCatalog.remove(name)

@@ -35,11 +35,10 @@ from alphafree_matting.data.toy_dataset import make_toy_dataset
 from alphafree_matting.engine import (
     build_trainer,
     create_ddp_model,
-    create_local_process_group,
     get_param_groups,
     launch,
 )
-from alphafree_matting.engine.distributed import _set_detectron2_local_process_group, rendezvous
+from alphafree_matting.engine.distributed import rendezvous
 from tests.engine.tiny_training import TINY_DEPTH, tiny_vitmatte, training_batch
 
 pytestmark = pytest.mark.skipif(
@@ -359,24 +358,3 @@ def test_launch_stops_at_the_startup_timeout_when_a_machine_never_starts():
             startup_timeout=timedelta(seconds=2),
         )
     assert time.monotonic() - start < 60 and not calls
-
-
-def test_detectron2_offers_the_local_group_hook_the_plugin_uses(monkeypatch):
-    """Fails loudly if detectron2 changes the one private name the plugin writes."""
-    if hasattr(comm, "create_local_process_group"):  # detectron2 after 0.6: the public API
-        created = []
-        monkeypatch.setattr(comm, "create_local_process_group", created.append)
-        create_local_process_group(4)
-        assert created == [4]
-        return
-    assert hasattr(comm, "_LOCAL_PROCESS_GROUP"), "detectron2 0.6's comm._LOCAL_PROCESS_GROUP"
-    group = object()
-    monkeypatch.setattr(comm, "_LOCAL_PROCESS_GROUP", None)
-    _set_detectron2_local_process_group(group)
-    # detectron2's own helpers read it: get_local_size() asks torch for the group's size.
-    asked = []
-    monkeypatch.setattr(comm.dist, "is_initialized", lambda: True)
-    monkeypatch.setattr(comm.dist, "get_world_size", lambda group=None: asked.append(group) or 3)
-    assert comm.get_local_size() == 3 and asked == [group]
-    with pytest.raises(RuntimeError, match="already set"):
-        _set_detectron2_local_process_group(object())

@@ -147,20 +147,23 @@ def test_a_loss_override_from_the_shell_trains_exactly_those_losses(
 
 
 COCO_CONFIG = """\
+from detectron2.config import LazyCall as L
 from detectron2.config import LazyConfig
 
-from alphafree_matting.data import register_coco_matting
+from alphafree_matting.data import load_coco_matting
 
-register_coco_matting("toy_coco_train", {json_file!r}, {image_root!r}, min_area=30)
 _demo = LazyConfig.load({demo!r})
 dataloader, model, optimizer, lr_multiplier, train = (
     _demo[key] for key in ("dataloader", "model", "optimizer", "lr_multiplier", "train")
 )
-dataloader.train.dataset.names = "toy_coco_train"  # the only change to the demo
+# the only change to the demo: the training data, as a node (configs register nothing)
+dataloader.train.dataset = L(load_coco_matting)(
+    json_file={json_file!r}, image_root={image_root!r}, min_area=30
+)
 """
 
 
-def test_training_from_a_coco_file_needs_only_the_dataset_name(toy_coco, tmp_path):
+def test_training_from_a_coco_file_needs_only_a_dataset_node(toy_coco, tmp_path):
     """Trains the demo from the toy COCO file's instance masks (polygons, RLE, crowd, an image
     without annotations), then evaluates on the toy validation split's GT alphas."""
     config = tmp_path / "demo_coco.py"

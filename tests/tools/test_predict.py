@@ -337,3 +337,27 @@ def test_a_12_megapixel_photo_is_written_at_full_resolution_without_max_side(
     peak_gib = usage.ru_maxrss * 1024 / 2**30
     assert peak_gib < 8, f"peak RSS {peak_gib:.1f} GiB"
     print(f"12 MP photo: peak RSS {peak_gib:.2f} GiB")
+
+
+def test_a_bug_is_reported_with_its_traceback_and_a_users_mistake_in_one_line(
+    predict_tool, tiny_run, tmp_path, factory, monkeypatch, capsys
+):
+    config_path, checkpoint = tiny_run
+    factory.write_sample(tmp_path, "cat", (20, 24), {"image": "in"}, image_ext=".png")
+    args = [*model_args(config_path, checkpoint), "--input", str(tmp_path / "in")]
+    args += ["--output", str(tmp_path / "out")]
+
+    def broken_predict(self, *args, **kwargs):
+        return None.alpha  # a bug (AttributeError), not a user's mistake
+
+    monkeypatch.setattr(predict_tool.MattingPredictor, "predict", broken_predict)
+    assert predict_tool.main(args) == 1
+    errors = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in errors and "looks like a bug" in errors
+
+    monkeypatch.undo()
+    (tmp_path / "in" / "cat.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    assert predict_tool.main(args) == 1
+    errors = capsys.readouterr().err
+    assert "FAILED" in errors and "MattingDataError: cannot decode image file" in errors
+    assert "Traceback" not in errors

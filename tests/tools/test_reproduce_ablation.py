@@ -13,9 +13,9 @@ from pathlib import Path
 import cv2
 import pytest
 from detectron2.config import LazyConfig
+from supervision_ablation.report import PAPER_POLICIES, POLICIES
 
 from alphafree_matting.data.toy_dataset import MARKER
-from alphafree_matting.evaluation.policy_report import PAPER_POLICIES, POLICIES
 from tools import reproduce_ablation
 from tools.reproduce_ablation import parse_args, run_overrides
 

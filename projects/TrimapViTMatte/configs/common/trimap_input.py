@@ -3,7 +3,7 @@
 from detectron2.config import LazyCall as L
 
 from alphafree_matting.data import BUILTIN_SPLITS, load_matting_folder
-from alphafree_matting.data.datasets import builtin_split_root
+from alphafree_matting.data.builtin import builtin_split_root
 
 
 def use_trimap_input(model, dataloader):

@@ -5,32 +5,17 @@
 # Tables 1 and 4 are the configs next to this one. Budget: the most iterations that keep the five
 # policies within 30 minutes on 2 cores.
 # Data: python tools/make_toy_dataset.py --output datasets/toy_ablation --num-train 600 --num-val 50
-import os
-
 from detectron2.config import LazyCall as L
 
-from alphafree_matting.data import (
-    RandomHFlip,
-    UnknownContainingCrop,
-    datasets_root,
-    register_matting_folder,
-)
+from alphafree_matting.data import RandomHFlip, UnknownContainingCrop
 
-from ..common.data.matting import matting_dataloader
-from ..common.schedule import step_schedule
-from ..demo_ddc import model, optimizer, train
+from ....configs.common.data.matting import matting_dataloader
+from ....configs.common.schedule import step_schedule
+from ....configs.demo_ddc import model, optimizer, train
 
-# $DETECTRON2_DATASETS/toy_ablation/{train,val}/{image,trimap,alpha}: the training images with
-# trimap labels, the same images with GT alphas (the fine-label baseline), the held-out split.
-for name, subdir, labels in (
-    ("toy_ablation_train", "train", ("trimap",)),
-    ("toy_ablation_train_alpha", "train", ("alpha",)),
-    ("toy_ablation_val", "val", ("alpha", "trimap")),
-):
-    register_matting_folder(
-        name, os.path.join(datasets_root(), "toy_ablation", subdir), labels=labels
-    )
-
+# Built-in splits of $DETECTRON2_DATASETS/toy_ablation/{train,val}/{image,trimap,alpha}: the
+# training images with trimap labels (toy_ablation_train) or GT alphas (_train_alpha, the
+# fine-label baseline), and the held-out split (toy_ablation_val).
 dataloader = matting_dataloader(
     "toy_ablation_train",
     "toy_ablation_val",

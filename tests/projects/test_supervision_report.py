@@ -1,7 +1,8 @@
-"""The supervision-policy report (alphafree_matting/evaluation/policy_report.py)."""
+"""The supervision-policy report (projects/SupervisionAblation/supervision_ablation/report.py)."""
+
+from supervision_ablation.report import claims, mixed_section
 
 from alphafree_matting.evaluation.metrics import BENCHMARK_KEYS
-from alphafree_matting.evaluation.policy_report import claims, mixed_section
 
 
 def test_claims_use_the_issue_thresholds():

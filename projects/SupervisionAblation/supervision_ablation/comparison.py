@@ -12,12 +12,10 @@ from typing import Optional
 import numpy as np
 import torch
 
-from alphafree_matting.conventions import alpha_to_uint8
-
-from ..conventions import trimap_to_target, unknown_mask
-from ..criterion import ddc_loss, select_neighbours
-from ..data.io import read_alpha, read_image, read_trimap
-from .visualize import join_panels, with_title
+from alphafree_matting.conventions import alpha_to_uint8, trimap_to_target, unknown_mask
+from alphafree_matting.criterion import ddc_loss, select_neighbours
+from alphafree_matting.data.io import read_alpha, read_image, read_trimap
+from alphafree_matting.evaluation.visualize import join_panels, with_title
 
 __all__ = [
     "PLOTTED_METRICS",

@@ -5,10 +5,11 @@ where a mixed-supervision policy lies between trimap-only and alpha-only, and ``
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from alphafree_matting.evaluation import BENCHMARK_KEYS
+
 from .comparison import PLOTTED_METRICS
 from .comparison import markdown_table as _table
 from .comparison import percent_change as _change
-from .metrics import BENCHMARK_KEYS
 
 __all__ = [
     "POLICIES",
@@ -25,8 +26,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Policy:
-    """How the report names a policy (its config: ``configs/toy_ablation/<name>.py``) and the
-    paper's AM-2K numbers for it."""
+    """How the report names a policy (its config: ``configs/<name>.py`` of this project) and
+    the paper's AM-2K numbers for it."""
 
     title: str
     short: str  # column title of the grid
@@ -210,7 +211,7 @@ def describe_setup(cfg, study: Study) -> list[str]:
         f"- **Model**: ViTMatte, ViT embed {backbone.embed_dim} / depth {backbone.depth} / heads"
         f" {backbone.num_heads}, detail-capture decoder {list(decoder.convstream_out)} /"
         f" {list(decoder.fusion_out)}, from random weights"
-        " (`configs/toy_ablation/`: one config per policy).",
+        " (`projects/SupervisionAblation/configs/`: one config per policy).",
         f"- **Training**, identical for every policy: seed {seeds} (the same initial weights and"
         f" data order), {train.max_iter} iterations of batch {loader.total_batch_size} on"
         f" {crop} px crops, AdamW lr {cfg.optimizer.lr:g} with the paper's step"

@@ -1,14 +1,14 @@
-"""Comparisons of finished runs (alphafree_matting/evaluation/comparison.py)."""
+"""Comparisons of finished runs (projects/SupervisionAblation: supervision_ablation/comparison)."""
 
 import math
 import os
 
 import numpy as np
 import pytest
+from supervision_ablation.comparison import ddc_at_alphas, error_by_alpha
 
 from alphafree_matting.data.io import read_alpha, write_png
 from alphafree_matting.data.toy_dataset import make_toy_dataset
-from alphafree_matting.evaluation.comparison import ddc_at_alphas, error_by_alpha
 
 
 def test_error_by_alpha_splits_the_sad_of_a_prediction(tmp_path):

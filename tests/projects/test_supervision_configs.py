@@ -1,14 +1,13 @@
-"""configs/toy_ablation/: each policy config changes only the supervision of the base
-(known_ddc.py), as configs/ablations/ do over am2k_ddc.py."""
-
-from pathlib import Path
+"""projects/SupervisionAblation/configs/: each policy config changes only the supervision of
+the base (known_ddc.py), as configs/ablations/ do over am2k_ddc.py."""
 
 import pytest
 from detectron2.config import LazyConfig, instantiate
+from supervision_ablation.report import POLICIES
 
-from alphafree_matting.evaluation.policy_report import POLICIES
+from tests.helpers.train_net import PROJECTS
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "toy_ablation"
+CONFIGS = PROJECTS / "SupervisionAblation" / "configs"
 SUPERVISION = {
     "known_only": ({"known": 1.0}, "trimap"),
     "known_affinity": ({"known": 1.0, "affinity": 10.0}, "trimap"),
