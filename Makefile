@@ -4,7 +4,8 @@
 #   make demo    train + evaluate ViTMatte on the synthetic toy data (CPU, a few minutes)
 #   make test    the test suite (fast; `make test-all` adds the slow-marked tests)
 #   make lint    ruff check + ruff format --check (CI runs it; `make format` fixes)
-#   make ablation  the paper's supervision-policy comparison at CPU scale -> docs/ablation.md (~22 min)
+#   make ablation  the paper's supervision-policy comparison at CPU scale -> docs/ablation.md
+#                  (its run time is in that page)
 #
 # Use an existing environment (e.g. one with upstream detectron2 built for your GPU) with
 #   make test VENV=/path/to/env

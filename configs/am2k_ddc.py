@@ -1,4 +1,4 @@
-# The paper's AM-2K run (Table 1, row "Trimap") as the authors' release trains it
+# The paper's AM-2K run (Table 1, row "Trimap") as the authors' released code trains it
 # (github.com/poppuppy/alpha-free-matting: train.sh, configs/vitmatte_s_am2k_100ep.py,
 # configs/common/*.py, engine/mattingtrainer.py): ViTMatte-S from DINO ViT-S/16, trimap labels,
 # known loss + 10 x DDC; 2 GPUs x 16 images, 100 epochs; AdamW 5e-4, layer decay 0.65.
@@ -18,7 +18,7 @@ train.max_iter = int(100 * ITERS_PER_EPOCH)  # 5625
 train.checkpointer.period = int(10 * ITERS_PER_EPOCH)  # 562
 train.eval_period = int(10 * ITERS_PER_EPOCH)
 train.amp.enabled = True  # mattingtrainer.py: fp16 autocast + GradScaler (bf16 autocast on CPU)
-train.ddp.update(broadcast_buffers=True, fp16_compression=True)  # the release's common/train.py
+train.ddp.update(broadcast_buffers=True, fp16_compression=True)  # the authors' common/train.py
 train.init_checkpoint = "pretrained/dino_vit_s.pth"  # tools/convert_pretrained.py, see README
 train.output_dir = "./output/am2k_ddc"
 

@@ -1,6 +1,6 @@
 # Mixed supervision on AM-2K: 10 % of the 1,800 training images (180, a seeded choice) keep their
 # GT alpha matte (alpha L1), the other 1,620 train from their generated trimap labels (known loss +
-# 10 x DDC, on those samples only); otherwise the release's recipe (configs/am2k_ddc.py).
+# 10 x DDC, on those samples only); otherwise the authors' recipe (configs/am2k_ddc.py).
 #   python tools/make_trimap_labels.py --split am2k_train      # the trimap labels, once
 #   python tools/lazyconfig_train_net.py --config-file configs/am2k_mixed.py --num-gpus 2
 from detectron2.config import LazyCall as L

@@ -1,7 +1,7 @@
 # The paper's P3M-10K run (Table 3): ViTMatte-S from DINO ViT-S/16, trimap labels, known loss +
-# 10 x DDC, evaluated on P3M-500-NP. The release has no P3M config: the model, loss, optimizer,
-# batch (2 GPUs x 16), precision and crop are the release's AM-2K ones; the 100 epochs with lr
-# steps at epochs 60 / 90 are ours (the paper text we have lost its P3M schedule).
+# 10 x DDC, evaluated on P3M-500-NP. The authors' code has no P3M config: the model, loss,
+# optimizer, batch (2 GPUs x 16), precision and crop are the authors' AM-2K ones; the 100 epochs
+# with lr steps at epochs 60 / 90 are ours (the paper text we have lost its P3M schedule).
 from .am2k_ddc import lr_multiplier, model, optimizer, train
 from .common.data.p3m import NUM_TRAIN_IMAGES, dataloader
 

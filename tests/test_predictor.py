@@ -14,7 +14,7 @@ from PIL import Image
 from alphafree_matting.checkpoint import load_model_weights
 from alphafree_matting.data import MattingDataError, read_image, register_matting_folder
 from alphafree_matting.predictor import MattingPredictor, load_predictor, resolve_device
-from tests.tiny_model import write_tiny_model
+from tests.helpers.models import write_tiny_model
 
 
 @pytest.fixture(scope="module")

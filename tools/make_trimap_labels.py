@@ -3,11 +3,11 @@
 
 Modes (one output PNG per input file, same stem and size):
 
-* ``trimap``: the release's trimap labels from GT alphas (``alpha2trimap.py``): 640x640 resize
+* ``trimap``: the authors' trimap labels from GT alphas (``alpha2trimap.py``): 640x640 resize
   with a random interpolation, certain foreground and background eroded with elliptic kernels
   (random sizes in [1, 29] drawn independently, or ``--kernel-size K`` for the roughness study:
   10 / 20 / 30), nearest resize back. ``--consistent-known`` also turns known pixels that
-  contradict the full-resolution alpha unknown (off in the release).
+  contradict the full-resolution alpha unknown (off in the authors' released code).
 * ``band``: trimaps from binary masks (Appendix B): the mask and its complement are eroded, the
   band between is unknown (alphas given as input count as masks at 0.5).
 * ``mask``: the segmentation-mask labels of Table 7 from GT alphas: random threshold, random

@@ -42,7 +42,7 @@ COCO_DOWNLOAD = "https://cocodataset.org (train2017 images, 2017 train/val annot
 class LabelRecipe:
     """How ``tools/make_trimap_labels.py`` makes a generated label folder of a built-in split:
     ``mode`` ``"trimap"`` (the paper's eroded alpha) or ``"mask"`` (Table 7); the other fields as
-    in ``trimap_labels.alpha_to_trimap`` (the release: random kernel and interpolation)."""
+    in ``trimap_labels.alpha_to_trimap`` (the authors' code: random kernel and interpolation)."""
 
     source_dir: str
     output_dir: str

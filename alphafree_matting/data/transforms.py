@@ -170,12 +170,12 @@ class UpscaleSmall(T.Augmentation):
 
 
 class UnknownCenteredCrop(T.Augmentation):
-    """The release's training crop: centred on a random unknown pixel of the interior.
+    """The authors' training crop: centred on a random unknown pixel of the interior.
 
     Candidates are the unknown pixels of a 1/``grid``-resolution copy of the unknown region, at
     least half a crop from every border; with ``min_candidates`` or more, the crop's top-left is
     ``grid`` x (candidate - half a crop), else uniform. A sample without any unknown pixel is
-    resized to the crop size (``no_unknown="resize"``, the release) or cropped uniformly
+    resized to the crop size (``no_unknown="resize"``, the authors' code) or cropped uniformly
     (``"uniform"``). Sides shorter than the crop are kept whole.
     """
 
@@ -227,7 +227,8 @@ class UnknownCenteredCrop(T.Augmentation):
 class UnknownContainingCrop(T.Augmentation):
     """Crop among the crops that contain a random unknown pixel (with probability
     ``unknown_bias``; uniform otherwise and without unknown pixels). Sides shorter than the crop
-    are kept whole. The project's crop before the release recipe; the toy configs use it."""
+    are kept whole. The project's crop before it followed the authors' recipe; the toy configs
+    use it."""
 
     def __init__(self, crop_size: Size = 512, unknown_bias: float = 1.0):
         super().__init__()

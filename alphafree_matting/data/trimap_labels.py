@@ -1,7 +1,7 @@
 """Coarse labels made from alpha mattes or binary masks (the paper's simulation of human labels).
 
-Trimaps from alpha (the release's ``alpha2trimap.py``) or from masks (Appendix B), and the
-segmentation-mask labels of Table 7 (``alpha2mask``). As in the release, a known label may
+Trimaps from alpha (the authors' ``alpha2trimap.py``) or from masks (Appendix B), and the
+segmentation-mask labels of Table 7 (``alpha2mask``). As in the authors' code, a known label may
 contradict the full-resolution alpha near thin structures unless ``consistent_known=True``.
 """
 
@@ -35,7 +35,7 @@ MASK_THRESHOLD_RANGE = (0.01, 1.0)
 """Range of the random alpha threshold of the segmentation-mask labels (Table 7)."""
 
 RANDOM = "random"
-"""``interpolation=RANDOM``: one of the release's four interpolations, drawn per file."""
+"""``interpolation=RANDOM``: one of the authors' four interpolations, drawn per file."""
 
 KernelSize = Union[int, tuple[int, int], None]
 
@@ -132,8 +132,8 @@ def alpha_to_trimap(
             (the roughness study); ``None`` draws each uniformly from :data:`KERNEL_RANGE`.
         rng: the file's generator (:func:`label_rng`) for the random choices.
         resolution: side of the square working resolution (640); 0 keeps the alpha's size.
-        interpolation: :data:`RANDOM` (the release) or ``"nearest"``, ``"linear"``, ``"cubic"``,
-            ``"lanczos"``, for the resize to the working resolution.
+        interpolation: :data:`RANDOM` (the authors' code) or ``"nearest"``, ``"linear"``,
+            ``"cubic"``, ``"lanczos"``, for the resize to the working resolution.
         consistent_known: turn known pixels that contradict ``alpha`` unknown.
 
     Returns:
@@ -142,7 +142,7 @@ def alpha_to_trimap(
     if alpha.ndim != 2:
         raise ValueError(f"alpha must be (H, W), got shape {alpha.shape}")
     height, width = alpha.shape
-    flag = _interpolation(interpolation, rng, resolution)  # drawn first, as in the release
+    flag = _interpolation(interpolation, rng, resolution)  # drawn first, as in the authors' code
     fg_size, bg_size = _kernel_sizes(kernel_size, rng)
     alpha = alpha.astype(np.float32)
     work = _to_work_resolution(alpha, resolution, flag)

@@ -27,7 +27,7 @@ NORM_TYPES = (
     nn.LocalResponseNorm,
 )
 """Modules ``weight_decay_norm`` applies to, as detectron2's list; the ViT's ChannelLayerNorm
-is not one of them (base weight decay, as in the release)."""
+is not one of them (base weight decay, as in the authors' released code)."""
 _BLOCK_INDEX = re.compile(r"(?:^|\.)blocks\.(\d+)\.")
 
 

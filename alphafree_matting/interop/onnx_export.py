@@ -125,14 +125,22 @@ def example_size(model: MattingModel) -> tuple[int, int]:
     for block in backbone.blocks:
         if block.window_size == 0 and block.attn.use_rel_pos:
             special.add((block.attn.rel_pos_h.shape[0] + 1) // 2)
-    multiples = [
-        n
-        for n in range(2, 512)
-        if (n * divisibility) % patch == 0
-        and all((n * divisibility // patch) % size for size in windows)
-        and n * divisibility // patch > max(windows, default=1)
-        and n * divisibility // patch not in special
-    ]
+
+    def sizes(needs_padding: bool) -> list[int]:
+        grids = [
+            (n, n * divisibility // patch) for n in range(2, 512) if n * divisibility % patch == 0
+        ]
+        return [
+            n
+            for n, grid in grids
+            if (not needs_padding or all(grid % size for size in windows))
+            and grid > max(windows, default=1)
+            and grid not in special
+        ]
+
+    # Windows that divide every padded grid (window 2 at stride 16, divisibility 32) are never
+    # padded at any size: then the example needs no padding either.
+    multiples = sizes(needs_padding=True) or sizes(needs_padding=False)
     return multiples[0] * divisibility, multiples[1] * divisibility
 
 

@@ -1,6 +1,6 @@
 # The paper text's AM-2K augmentation (Sec. 4.1: random scale and horizontal flip; the text lost
-# the values: the scale range 0.8-1.25 is ViTMatte's) around the release's crop. The release
-# trains without them (../am2k_ddc.py); everything else is the release's recipe.
+# the values: the scale range 0.8-1.25 is ViTMatte's) around the authors' crop. The authors' code
+# trains without them (../am2k_ddc.py); everything else is the authors' recipe.
 from detectron2.config import LazyCall as L
 
 from alphafree_matting.data import RandomHFlip, RandomScale, UnknownCenteredCrop, UpscaleSmall

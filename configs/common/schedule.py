@@ -8,7 +8,8 @@ from fvcore.common.param_scheduler import MultiStepParamScheduler
 def step_schedule(max_iter, warmup_iters, percent_milestones=(60, 90), values=(1.0, 0.1, 0.05)):
     """lr x ``values[i]`` from ``percent_milestones[i - 1]`` % of training on (the paper's shape),
     after a linear warm-up of ``warmup_iters`` of ``max_iter`` iterations. The steps scale with
-    ``train.max_iter`` overrides; the paper configs write theirs in iterations, as the release."""
+    ``train.max_iter`` overrides; the paper configs write theirs in iterations, as the authors'
+    code does."""
     return L(WarmupParamScheduler)(
         scheduler=L(MultiStepParamScheduler)(
             values=list(values), milestones=list(percent_milestones), num_updates=100

@@ -20,7 +20,8 @@ from alphafree_matting.checkpoint import (
     read_checkpoint,
     widen_patch_embed,
 )
-from alphafree_matting.modeling import DetailCapture, ViT, ViTMatte
+from alphafree_matting.modeling import ViTMatte
+from tests.helpers.models import vitmatte_of_size, vitmatte_s
 from tools import convert_pretrained
 
 
@@ -33,35 +34,6 @@ def random_timm_state_dict(name: str, **kwargs) -> dict:
         key: torch.randn(value.shape, generator=generator)
         for key, value in model.state_dict().items()
     }
-
-
-def vitmatte(
-    embed_dim: int,
-    depth: int,
-    num_heads: int,
-    trimap_input: bool = False,
-    empty: bool = False,
-    img_size: int = 64,
-) -> ViTMatte:
-    """ViTMatte with a ViT of the given size (ViTMatte-S layout); ``empty``: uninitialised."""
-    in_chans = 4 if trimap_input else 3
-    window_blocks = tuple(i for i in range(depth) if i % 3 != 2)
-    residual_blocks = tuple(i for i in range(depth) if i % 3 == 2)
-    with torch.device("meta" if empty else "cpu"):
-        backbone = ViT(
-            img_size=img_size,
-            in_chans=in_chans,
-            embed_dim=embed_dim,
-            depth=depth,
-            num_heads=num_heads,
-            window_size=14,
-            window_block_indexes=window_blocks,
-            residual_block_indexes=residual_blocks,
-            use_rel_pos=True,
-        )
-        decoder = DetailCapture(in_chans=embed_dim, img_chans=in_chans)
-        model = ViTMatte(backbone=backbone, decoder=decoder, trimap_input=trimap_input)
-    return model.to_empty(device="cpu") if empty else model
 
 
 def convert(tmp_path: Path, source: dict, *args: str) -> Path:
@@ -98,7 +70,7 @@ def test_dino_vit_s_converts_and_loads_every_backbone_weight(tmp_path, dino_vit_
     # pos_embed keeps its class-token slot; the ViT interpolates it at run time.
     assert torch.equal(converted["backbone.pos_embed"], dino_vit_s["pos_embed"])
 
-    model = vitmatte(384, 12, 6, empty=True, img_size=512)
+    model = vitmatte_s(device="cpu")  # configs/common/model.py
     report = load_pretrained(model, converted_path)
     assert report.unexpected == [] and report.incorrect_shapes == []
     # Only what no classification ViT has is missing: rel-pos tables, residual blocks, decoder.
@@ -113,7 +85,7 @@ def test_dino_vit_s_converts_and_loads_every_backbone_weight(tmp_path, dino_vit_
 def test_converted_checkpoint_loads_with_detectron2_checkpointer(tmp_path):
     source = random_timm_state_dict("vit_small_patch16_224", depth=3)
     converted_path = convert(tmp_path, source)
-    model = vitmatte(384, 3, 6)
+    model = vitmatte_of_size(384, 3, 6)
     DetectionCheckpointer(model).load(str(converted_path))
     assert_backbone_equals_source(model, source)
 
@@ -121,7 +93,7 @@ def test_converted_checkpoint_loads_with_detectron2_checkpointer(tmp_path):
 def test_four_channel_conversion_keeps_rgb_weights_and_zeros_the_trimap_channel(tmp_path):
     source = random_timm_state_dict("vit_small_patch16_224", depth=3)
     converted_path = convert(tmp_path, source, "--in-chans", "4")
-    model = vitmatte(384, 3, 6, trimap_input=True)
+    model = vitmatte_of_size(384, 3, 6, trimap_input=True)
     load_pretrained(model, converted_path)
     assert_backbone_equals_source(model, source, in_chans=4)
 
@@ -129,7 +101,7 @@ def test_four_channel_conversion_keeps_rgb_weights_and_zeros_the_trimap_channel(
 def test_mae_vit_b_under_model_key_converts_and_loads(tmp_path):
     source = random_timm_state_dict("vit_base_patch16_224", depth=3)
     converted_path = convert(tmp_path, {"model": source})
-    model = vitmatte(768, 3, 12)
+    model = vitmatte_of_size(768, 3, 12)
     report = load_pretrained(model, converted_path)
     assert report.unexpected == []
     assert_backbone_equals_source(model, source)
@@ -156,7 +128,7 @@ def test_missing_backbone_weight_fails_and_loads_nothing(tmp_path):
     source = random_timm_state_dict("vit_small_patch16_224", depth=3)
     del source["blocks.1.mlp.fc1.weight"]
     converted_path = convert(tmp_path, source)
-    model = vitmatte(384, 3, 6)
+    model = vitmatte_of_size(384, 3, 6)
     before = model.backbone.pos_embed.detach().clone()
     with pytest.raises(CheckpointLoadError, match=r"backbone\.blocks\.1\.mlp\.fc1\.weight"):
         load_pretrained(model, converted_path)
@@ -166,18 +138,18 @@ def test_missing_backbone_weight_fails_and_loads_nothing(tmp_path):
 def test_three_channel_weights_into_trimap_model_fail_with_conversion_hint(tmp_path):
     converted_path = convert(tmp_path, random_timm_state_dict("vit_small_patch16_224", depth=3))
     with pytest.raises(CheckpointLoadError, match="--in-chans"):
-        load_pretrained(vitmatte(384, 3, 6, trimap_input=True), converted_path)
+        load_pretrained(vitmatte_of_size(384, 3, 6, trimap_input=True), converted_path)
 
 
 def test_unconverted_weights_fail_with_hint_to_convert(tmp_path):
     path = tmp_path / "dino.pth"
     torch.save(random_timm_state_dict("vit_small_patch16_224", depth=3), path)
     with pytest.raises(CheckpointLoadError, match="convert_pretrained.py"):
-        load_pretrained(vitmatte(384, 3, 6), path)
+        load_pretrained(vitmatte_of_size(384, 3, 6), path)
 
 
 def test_official_vitmatte_stand_in_loads_with_no_missing_key(tmp_path):
-    official = vitmatte(384, 3, 6, trimap_input=True)
+    official = vitmatte_of_size(384, 3, 6, trimap_input=True)
     generator = torch.Generator().manual_seed(1)
     state_dict = {
         key: (
@@ -190,7 +162,7 @@ def test_official_vitmatte_stand_in_loads_with_no_missing_key(tmp_path):
     path = tmp_path / "ViTMatte_S_Com.pth"
     torch.save({"model": state_dict, "iteration": 100}, path)
 
-    model = vitmatte(384, 3, 6, trimap_input=True)
+    model = vitmatte_of_size(384, 3, 6, trimap_input=True)
     report = load_pretrained(
         model, path, require_prefixes=("backbone.", "decoder."), allow_missing=()
     )
@@ -203,7 +175,7 @@ def test_strict_load_fails_when_architecture_added_weights_are_missing(tmp_path)
     converted_path = convert(tmp_path, random_timm_state_dict("vit_small_patch16_224", depth=3))
     assert ARCHITECTURE_ADDED_PATTERNS  # the default allowance is what the DINO case relies on
     with pytest.raises(CheckpointLoadError, match="rel_pos_h"):
-        load_pretrained(vitmatte(384, 3, 6), converted_path, allow_missing=())
+        load_pretrained(vitmatte_of_size(384, 3, 6), converted_path, allow_missing=())
 
 
 def test_pickled_objects_need_explicit_permission(tmp_path):

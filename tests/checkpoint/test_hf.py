@@ -19,8 +19,8 @@ from alphafree_matting.checkpoint import (
 )
 from alphafree_matting.checkpoint.hf_export import hf_processor_config, save_hf_vitmatte
 from alphafree_matting.conventions import target_to_trimap
-from tests.checkpoint.test_convert import vitmatte
-from tests.hf_models import VITMATTE_S_BACKBONE, hf_vitmatte, tiny_hf_vitmatte
+from tests.helpers.hf_models import VITMATTE_S_BACKBONE, hf_vitmatte, tiny_hf_vitmatte
+from tests.helpers.models import vitmatte_of_size
 from tools.convert_pretrained import TRIMAP_VITMATTE_CONFIG
 from tools.convert_pretrained import main as convert_main
 
@@ -155,14 +155,14 @@ def original_to_hf_names(state_dict: dict) -> dict:
 
 
 def test_hf_import_equals_the_original_format_loader_for_the_same_weights(tmp_path):
-    official = vitmatte(384, 3, 6, trimap_input=True)  # the official ViTMatte layout (.pth)
+    official = vitmatte_of_size(384, 3, 6, trimap_input=True)  # the official ViTMatte layout (.pth)
     generator = torch.Generator().manual_seed(3)
     weights = {
         key: torch.randn(value.shape, generator=generator) if value.is_floating_point() else value
         for key, value in official.state_dict().items()
     }
     torch.save({"model": weights}, tmp_path / "ViTMatte_S_Com.pth")
-    from_pth = vitmatte(384, 3, 6, trimap_input=True)
+    from_pth = vitmatte_of_size(384, 3, 6, trimap_input=True)
     load_pretrained(
         from_pth, tmp_path / "ViTMatte_S_Com.pth", require_prefixes=("",), allow_missing=()
     )

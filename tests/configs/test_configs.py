@@ -10,13 +10,12 @@ from detectron2.data import DatasetCatalog
 import alphafree_matting.data  # noqa: F401  (registers the built-in splits)
 from alphafree_matting.criterion import TrimapCriterion
 from alphafree_matting.modeling import ViTMatte
-from tests.tiny_model import TINY_BACKBONE as TINY_VIT
+from tests.helpers.models import TINY_BACKBONE
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 EXPERIMENTS = sorted(
     str(path.relative_to(CONFIGS)) for path in CONFIGS.rglob("*.py") if "common" not in path.parts
 )
-TINY_BACKBONE = dict(TINY_VIT, window_size=2)  # windows smaller than the 4 x 4 token grid
 
 
 def load(name: str):

@@ -11,11 +11,10 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.samplers import RepeatFactorTrainingSampler
 
 from alphafree_matting.data import register_mixed_split
-from tests.tiny_model import TINY_BACKBONE as TINY_VIT
+from tests.helpers.models import TINY_BACKBONE
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 MIXED_LOSSES = {"known": 1.0, "ddc": 10.0, "alpha_l1": 1.0}
-TINY_BACKBONE = dict(TINY_VIT, window_size=2)  # windows smaller than the 4 x 4 token grid
 
 
 def load(name):

@@ -1,5 +1,6 @@
-"""configs/am2k_ddc.py trains what the authors' release trains (github.com/poppuppy/
-alpha-free-matting). Each expected value is written here with the release file it comes from."""
+"""configs/am2k_ddc.py trains what the authors' released code trains (github.com/poppuppy/
+alpha-free-matting). Each expected value is written here with the authors' file it comes
+from."""
 
 from pathlib import Path
 

@@ -16,7 +16,7 @@ from alphafree_matting.criterion import (
     select_neighbours,
 )
 from alphafree_matting.criterion.ddc_reference import REFERENCE_LOSSES
-from tests.criterion.criterion_batches import random_batch
+from tests.helpers.criterion_batches import random_batch
 
 WINDOW = 5
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from alphafree_matting.criterion import affinity_loss, dc_loss, ddc_loss, select_neighbours
 from alphafree_matting.criterion.ddc_reference import REFERENCE_LOSSES
-from tests.criterion.criterion_batches import random_batch
+from tests.helpers.criterion_batches import random_batch
 
 FAST_LOSSES = {"ddc": ddc_loss, "dc": dc_loss, "affinity": affinity_loss}
 SQRT3 = math.sqrt(3)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 import alphafree_matting.criterion.neighbours as neighbours_module
 from alphafree_matting.criterion import NO_NEIGHBOUR, pad_neighbours, select_neighbours
-from tests.criterion.criterion_batches import random_batch
+from tests.helpers.criterion_batches import random_batch
 
 
 def unfold_topk(image, window, k, border):

@@ -8,7 +8,7 @@ from alphafree_matting.criterion import NeighbourSelection, TrimapCriterion
 from alphafree_matting.data import MattingDatasetMapper, PadToSize, UnknownContainingCrop
 from alphafree_matting.data.io import write_png
 from alphafree_matting.modeling import ViTMatte
-from tests.tiny_model import build_tiny_vitmatte
+from tests.helpers.models import build_tiny_vitmatte
 
 
 def tiny_model(**criterion_options) -> ViTMatte:

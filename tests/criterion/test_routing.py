@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from alphafree_matting.criterion import TrimapCriterion
-from tests.criterion.criterion_batches import random_batch
+from tests.helpers.criterion_batches import random_batch
 
 HAS_ALPHA = torch.tensor([True, False, True, False])
 

@@ -66,7 +66,7 @@ def test_unknown_region_is_the_trimap_band_or_else_the_soft_alpha():
     assert MattingAugInput(image).unknown is None
 
 
-# --- the release's crop --------------------------------------------------------------------
+# --- the authors' crop --------------------------------------------------------------------
 CROP = 64
 
 

@@ -9,7 +9,7 @@ import torch
 from detectron2.engine import AMPTrainer, SimpleTrainer
 
 from alphafree_matting.engine import CPUAutocastTrainer, build_trainer, get_param_groups
-from tests.engine.tiny_training import TINY_DEPTH, tiny_vitmatte, training_batch
+from tests.helpers.training import TINY_DEPTH, tiny_vitmatte, training_batch
 
 
 def make_optimizer(model, lr=1e-3):

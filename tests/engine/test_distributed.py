@@ -39,7 +39,7 @@ from alphafree_matting.engine import (
     launch,
 )
 from alphafree_matting.engine.distributed import rendezvous
-from tests.engine.tiny_training import TINY_DEPTH, tiny_vitmatte, training_batch
+from tests.helpers.training import TINY_DEPTH, tiny_vitmatte, training_batch
 
 pytestmark = pytest.mark.skipif(
     torch.cuda.is_available(), reason="checks the CPU (gloo) path; with CUDA, launch uses NCCL"
@@ -73,7 +73,7 @@ def synchronised_batchnorm(module: nn.Module) -> None:
 
 
 RELEASE_DDP = dict(broadcast_buffers=True, find_unused_parameters=False, fp16_compression=True)
-"""The paper configs' train.ddp (the release's configs/common/train.py)."""
+"""The paper configs' train.ddp (the authors' configs/common/train.py)."""
 
 
 def train_one_step(model: nn.Module, batch: list, batchnorm: str, **ddp) -> dict:

@@ -12,7 +12,7 @@ from detectron2.solver.build import get_default_optimizer_params
 from fvcore.common.param_scheduler import MultiStepParamScheduler
 
 from alphafree_matting.engine import get_param_groups, vit_lr_decay_factor
-from tests.engine.tiny_training import TINY_DEPTH, tiny_vitmatte, training_batch
+from tests.helpers.training import TINY_DEPTH, tiny_vitmatte, training_batch
 
 RATE = 0.65
 
@@ -52,7 +52,7 @@ def test_vit_lr_decay_factor_follows_num_layers_and_prefix():
 
 # Normalisation layers of the tiny model (the ViT's LayerNorms, BatchNorm of the decoder and its
 # head) and the position embedding: no weight decay. The residual blocks' channel LayerNorms keep
-# it (detectron2's weight_decay_norm covers torch norm types only, as in the release).
+# it (detectron2's weight_decay_norm covers torch norm types only, as in the authors' code).
 NO_DECAY = re.compile(
     r"(blocks\.\d+\.norm\d\.|\.bn\.|matting_convs\.1\.)(weight|bias)$|^backbone\.pos_embed$"
 )
@@ -105,7 +105,7 @@ def test_param_groups_hold_every_trainable_parameter_once_with_its_lr_and_decay(
 
 
 def test_weight_decay_of_every_parameter_equals_detectron2s_default_param_groups():
-    """The release builds its groups with detectron2's get_default_optimizer_params."""
+    """The authors' code builds its groups with detectron2's get_default_optimizer_params."""
     model = tiny_vitmatte()
     ours = group_of_each_parameter(get_param_groups(model, base_lr=1.0, weight_decay=0.1))
     reference = group_of_each_parameter(

@@ -18,7 +18,7 @@ from alphafree_matting.interop import onnx_export
 from alphafree_matting.interop.onnx_export import example_size, export_onnx
 from alphafree_matting.interop.onnx_predictor import OnnxMattingPredictor, onnx_matting_model
 from alphafree_matting.predictor import MattingPredictor
-from tests.tiny_model import DEMO_CONFIG, REPO, write_tiny_model
+from tests.helpers.models import DEMO_CONFIG, REPO, write_tiny_model
 from tools import export_onnx as export_tool
 from tools import predict as predict_tool
 

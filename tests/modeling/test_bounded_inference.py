@@ -10,7 +10,7 @@ import alphafree_matting.modeling.attention as attention_module
 import alphafree_matting.modeling.detail_capture as detail_capture_module
 from alphafree_matting.modeling import ViTMatte
 from alphafree_matting.modeling.tiling import TileBudget
-from tests.tiny_model import build_tiny_vitmatte
+from tests.helpers.models import build_tiny_vitmatte, infer_alpha
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -58,12 +58,6 @@ def sample(height: int, width: int, trimap_input: bool, seed: int = 0) -> dict:
     return item
 
 
-def predict(model: ViTMatte, item: dict, bounded: bool, progress=None) -> torch.Tensor:
-    model.bounded_inference = bounded
-    with torch.no_grad():
-        return model.inference([item], progress=progress)[0]["alpha"]
-
-
 # Not multiples of 32; portrait and landscape; sides smaller than a 48-px window.
 ODD_SIZES = [(37, 45), (97, 33), (20, 150), (130, 71), (17, 23)]
 
@@ -73,9 +67,11 @@ ODD_SIZES = [(37, 45), (97, 33), (20, 150), (130, 71), (17, 23)]
 def test_bounded_alpha_equals_the_plain_alpha_on_odd_sizes(trimap_input, size):
     model = tiny_vitmatte(trimap_input)
     item = sample(*size, trimap_input)
-    plain = predict(model, item, bounded=False)
+    plain = infer_alpha(model, item, bounded=False)
     reports = []
-    bounded = predict(model, item, bounded=True, progress=lambda *report: reports.append(report))
+    bounded = infer_alpha(
+        model, item, bounded=True, progress=lambda *report: reports.append(report)
+    )
     assert bounded.shape == (1, *size) and bounded.dtype == torch.float32
     assert plain.std() > 0.1  # a varied alpha, not a constant
     assert (bounded - plain).abs().max() <= 1e-5
@@ -85,8 +81,8 @@ def test_bounded_alpha_equals_the_plain_alpha_on_odd_sizes(trimap_input, size):
 def test_bounded_alpha_equals_the_plain_alpha_with_attention_chunks_inside_a_token_row():
     model = tiny_vitmatte(inference_memory_mb=0.002)  # 2 of the 6 queries of a row per chunk
     item = sample(130, 71, False)
-    plain = predict(model, item, bounded=False)
-    assert (predict(model, item, bounded=True) - plain).abs().max() <= 1e-5
+    plain = infer_alpha(model, item, bounded=False)
+    assert (infer_alpha(model, item, bounded=True) - plain).abs().max() <= 1e-5
 
 
 def test_bounded_alpha_equals_the_plain_alpha_for_a_batch_of_two_sizes():
@@ -104,7 +100,7 @@ def test_bounded_alpha_equals_the_plain_alpha_for_a_batch_of_two_sizes():
 def test_progress_counts_every_tile_up_to_the_announced_total():
     model = tiny_vitmatte()
     reports = []
-    predict(model, sample(130, 71, False), bounded=True, progress=lambda *r: reports.append(r))
+    infer_alpha(model, sample(130, 71, False), bounded=True, progress=lambda *r: reports.append(r))
     done = [report[0] for report in reports]
     assert done == list(range(1, len(reports) + 1))
     # The backbone announces its chunks first, the decoder its bands when it starts.
@@ -172,22 +168,22 @@ def test_training_and_the_switched_off_path_never_tile(monkeypatch):
     model = tiny_vitmatte()
     monkeypatch.setattr(attention_module, "chunked_attention", fail)
     monkeypatch.setattr(detail_capture_module, "evaluate_rows", fail)
-    predict(model, sample(37, 45, False), bounded=False)
+    infer_alpha(model, sample(37, 45, False), bounded=False)
     model.train()
     model.criterion = lambda alpha, image, targets: {"loss": alpha.mean()}
     model([{**sample(37, 45, False), "trimap": torch.zeros(1, 37, 45)}])["loss"].backward()
     assert model.inference_budget() is None
     with pytest.raises(AssertionError, match="tiled path used"):
         model.eval()
-        predict(model, sample(37, 45, False), bounded=True)
+        infer_alpha(model, sample(37, 45, False), bounded=True)
 
 
 def test_bounded_inference_under_bfloat16_autocast_is_close_to_plain_autocast():
     model = tiny_vitmatte()
     item = sample(70, 45, False)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        plain = predict(model, item, bounded=False)
-        bounded = predict(model, item, bounded=True)
+        plain = infer_alpha(model, item, bounded=False)
+        bounded = infer_alpha(model, item, bounded=True)
     assert bounded.dtype == plain.dtype == torch.float32
     assert torch.isfinite(bounded).all()
     assert (bounded - plain).abs().mean() < 0.02

@@ -10,7 +10,7 @@ from detectron2.config import instantiate
 from alphafree_matting.conventions import IMAGENET_MEAN, IMAGENET_STD
 from alphafree_matting.criterion import NO_NEIGHBOUR
 from alphafree_matting.modeling import DetailCapture, ViT, ViTMatte
-from tests.tiny_model import build_tiny_vitmatte
+from tests.helpers.models import build_tiny_vitmatte, vitmatte_s
 
 
 class RecordingCriterion(torch.nn.Module):
@@ -414,21 +414,7 @@ def official_vitmatte_s_shapes() -> dict:
 
 
 def test_vitmatte_s_state_dict_matches_official_checkpoint_layout():
-    with torch.device("meta"):  # only names and shapes are needed
-        backbone = ViT(
-            img_size=512,
-            in_chans=4,
-            embed_dim=384,
-            depth=12,
-            num_heads=6,
-            window_size=14,
-            window_block_indexes=(0, 1, 3, 4, 6, 7, 9, 10),
-            residual_block_indexes=(2, 5, 8, 11),
-            use_rel_pos=True,
-        )
-        model = ViTMatte(
-            backbone=backbone, decoder=DetailCapture(in_chans=384, img_chans=4), trimap_input=True
-        )
+    model = vitmatte_s(trimap_input=True)  # configs/common/model.py, 4 channels, meta device
     shapes = {key: tuple(value.shape) for key, value in model.state_dict().items()}
     expected = official_vitmatte_s_shapes()
     assert sorted(set(shapes) - set(expected)) == []

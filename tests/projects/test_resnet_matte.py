@@ -16,8 +16,8 @@ from torch import nn
 from alphafree_matting.checkpoint import load_pretrained
 from alphafree_matting.conventions import UNKNOWN_TARGET
 from alphafree_matting.modeling import MattingModel
+from tests.helpers.models import infer_alpha
 from tests.helpers.train_net import FEW_STEPS, PROJECTS, metrics_lines, run_tool
-from tests.modeling.test_bounded_inference import predict
 
 PROJECT = PROJECTS / "ResNetMatte"
 
@@ -250,8 +250,8 @@ def test_bounded_inference_gives_the_plain_alpha_on_odd_sizes(size):
         model.inference_memory_mb = 0.05
         image = {"image": torch.rand(3, *size, generator=torch.Generator().manual_seed(0))}
         reports = []
-        plain = predict(model, image, bounded=False)
-        bounded = predict(model, image, bounded=True, progress=lambda *r: reports.append(r))
+        plain = infer_alpha(model, image, bounded=False)
+        bounded = infer_alpha(model, image, bounded=True, progress=lambda *r: reports.append(r))
     finally:
         torch.set_num_threads(threads)
     assert plain.std() > 0.05
@@ -267,6 +267,6 @@ def test_bounded_inference_keeps_the_plain_path_for_group_norm():
     model.inference_memory_mb = 0.01
     image = {"image": torch.rand(3, 40, 50)}
     reports = []
-    plain = predict(model, image, bounded=False)
-    bounded = predict(model, image, bounded=True, progress=lambda *r: reports.append(r))
+    plain = infer_alpha(model, image, bounded=False)
+    bounded = infer_alpha(model, image, bounded=True, progress=lambda *r: reports.append(r))
     assert torch.equal(bounded, plain) and not reports  # GroupNorm is not row-wise

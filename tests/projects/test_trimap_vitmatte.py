@@ -9,12 +9,11 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from alphafree_matting.checkpoint import load_pretrained
 from alphafree_matting.evaluation import UNKNOWN_REGION_KEYS
 from alphafree_matting.modeling import ViTMatte
+from tests.helpers.models import TINY_BACKBONE
 from tests.helpers.train_net import FEW_STEPS, PROJECTS, metrics_lines, run_tool
-from tests.tiny_model import TINY_BACKBONE as TINY_VIT
 
 CONFIGS = PROJECTS / "TrimapViTMatte" / "configs"
 EXPERIMENTS = ("toy_ddc", "toy_alpha", "am2k_ddc", "am2k_alpha")
-TINY_BACKBONE = dict(TINY_VIT, window_size=2)  # windows smaller than the 4 x 4 token grid
 
 
 def load_config(name: str):
@@ -82,7 +81,7 @@ def test_am2k_alpha_config_reads_generated_trimaps_as_input_and_gt_alphas_as_lab
         assert record["file_name"].startswith(str(datasets_root / "AM-2K" / "train" / "original"))
         assert "/train/trimap/" in record["trimap_file_name"]
         assert "/train/mask/" in record["alpha_file_name"]
-    upscale, crop = cfg.dataloader.train.mapper.augmentations  # the release's crop, at 32 px
+    upscale, crop = cfg.dataloader.train.mapper.augmentations  # the authors' crop, at 32 px
     upscale.min_size, crop.crop_size = 32, 32
     sample = instantiate(cfg.dataloader.train.mapper)(dataset_dicts[0])
     assert sample["trimap"].shape == sample["alpha"].shape == (1, 32, 32)

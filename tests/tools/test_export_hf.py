@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from alphafree_matting.predictor import MattingPredictor
-from tests.tiny_model import write_tiny_model
+from tests.helpers.models import write_tiny_model
 from tools.export_hf import main as export_main
 
 transformers = pytest.importorskip("transformers")

@@ -11,7 +11,7 @@ from detectron2.evaluation import inference_on_dataset
 from alphafree_matting.data import read_image, write_png
 from alphafree_matting.data.toy_dataset import make_toy_dataset
 from alphafree_matting.evaluation.visualize import SEPARATOR_WIDTH, TITLE_HEIGHT, make_grid
-from tests.tiny_model import tiny_config
+from tests.helpers.models import tiny_config
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED_FIGURE = REPO / "docs" / "images" / "demo_ddc.png"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.tiny_model import write_tiny_model
+from tests.helpers.models import write_tiny_model
 
 REPO = Path(__file__).resolve().parents[2]
 PREDICT = REPO / "tools" / "predict.py"

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from alphafree_matting.data.toy_dataset import make_toy_dataset
 from alphafree_matting.engine import EXIT_INTERRUPTED
 from tests.helpers.train_net import (
     REPO,
@@ -28,13 +27,6 @@ from tests.helpers.train_net import (
 
 STEPS = [*TINY_RUN, "dataloader.train.total_batch_size=2", "train.log_period=1"]
 """Batch 2 on 64 px crops, a metrics record every iteration."""
-
-
-@pytest.fixture(scope="module")
-def toy_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("datasets")
-    make_toy_dataset(str(root / "toy_matting"), num_train=6, num_val=3, size=64, seed=3)
-    return root
 
 
 @pytest.fixture
@@ -57,7 +49,7 @@ def wait_for_records(output: Path, count: int, process: subprocess.Popen, timeou
 
 
 def test_sigterm_saves_the_current_iteration_and_resume_trains_each_iteration_once(
-    toy_root, tmp_path
+    toy_datasets, tmp_path
 ):
     output = tmp_path / "run"
     args = [*STEPS, "train.max_iter=12", "train.checkpointer.period=100"]
@@ -65,7 +57,7 @@ def test_sigterm_saves_the_current_iteration_and_resume_trains_each_iteration_on
     console = tmp_path / "console.txt"
     with open(console, "w") as out:
         run = subprocess.Popen(
-            tool_command(args), cwd=REPO, env=tool_environment(toy_root), stdout=out, stderr=out
+            tool_command(args), cwd=REPO, env=tool_environment(toy_datasets), stdout=out, stderr=out
         )
         try:  # after the 3rd record, between checkpoints (the period is 100)
             wait_for_records(output, 3, run)
@@ -86,16 +78,16 @@ def test_sigterm_saves_the_current_iteration_and_resume_trains_each_iteration_on
     assert training_iterations(output) == sorted(set(training_iterations(output)))
     assert max(training_iterations(output)) == stopped_at
 
-    log = run_tool(["--resume", *args], toy_root)
+    log = run_tool(["--resume", *args], toy_datasets)
     assert f"Starting training from iteration {stopped_at + 1}" in log
     assert torch.load(output / "model_final.pth", weights_only=False)["iteration"] == 11
     assert training_iterations(output) == list(range(12))  # each iteration once
 
 
-def test_a_run_logs_plain_text_quietly_and_eval_only_keeps_its_record(toy_root, tmp_path):
+def test_a_run_logs_plain_text_quietly_and_eval_only_keeps_its_record(toy_datasets, tmp_path):
     output = tmp_path / "run"
     args = [*STEPS, "train.max_iter=2", "train.checkpointer.period=100"]
-    result = run_tool_process([*args, f"train.output_dir={output}"], toy_root)
+    result = run_tool_process([*args, f"train.output_dir={output}"], toy_datasets)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "FutureWarning" not in result.stderr and "No CUDA runtime" not in result.stderr
     log = (output / "log.txt").read_text()
@@ -112,7 +104,7 @@ def test_a_run_logs_plain_text_quietly_and_eval_only_keeps_its_record(toy_root, 
             f"train.output_dir={output}",
             "train.max_iter=400",  # what the documented command carries from the config
         ],
-        toy_root,
+        toy_datasets,
     )
     for name, data in record.items():
         assert (output / name).read_bytes() == data, name
@@ -168,7 +160,7 @@ def small_disk(tmp_path):
 
 
 def test_a_full_disk_during_a_save_is_one_message_and_resume_works_after_freeing(
-    toy_root, small_disk
+    toy_datasets, small_disk
 ):
     output = small_disk / "run"
     args = [
@@ -177,7 +169,7 @@ def test_a_full_disk_during_a_save_is_one_message_and_resume_works_after_freeing
         "train.checkpointer.period=2",  # 1 fits, 3 does not (then no final evaluation either)
         f"train.output_dir={output}",
     ]
-    result = run_tool_process(args, toy_root)
+    result = run_tool_process(args, toy_datasets)
     assert result.returncode == 1
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith(
@@ -191,6 +183,6 @@ def test_a_full_disk_during_a_save_is_one_message_and_resume_works_after_freeing
     assert sorted(p.name for p in output.iterdir() if ".tmp" in p.name) == []
 
     subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
-    log = run_tool(["--resume", *args], toy_root)
+    log = run_tool(["--resume", *args], toy_datasets)
     assert "Starting training from iteration 2" in log
     assert torch.load(output / "model_final.pth", weights_only=False)["iteration"] == 3

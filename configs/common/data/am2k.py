@@ -1,4 +1,4 @@
-# AM-2K (Sec. 4.1) as the authors' release trains it: the 1,800 training images with generated
+# AM-2K (Sec. 4.1) as the authors' released code trains it: the 1,800 training images with generated
 # trimap labels, 2 GPUs x 16 images (train.sh, configs/vitmatte_s_am2k_100ep.py), evaluated on the
 # 200 validation images. Augmentation: data/am2k_dataset.py's RandomCrop only (no scale, no flip).
 from detectron2.config import LazyCall as L

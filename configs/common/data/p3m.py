@@ -1,6 +1,6 @@
 # P3M-10K (Sec. 4.1): the 9,421 face-blurred training portraits with generated trimap labels,
-# evaluated on P3M-500-NP. The release has no P3M config. The paper text: random crop only;
-# ours: that crop is the release's AM-2K crop (upscale small images, crop centred on unknown
+# evaluated on P3M-500-NP. The authors' code has no P3M config. The paper text: random crop only;
+# ours: that crop is the authors' AM-2K crop (upscale small images, crop centred on unknown
 # pixels), and the batch is AM-2K's (2 GPUs x 16).
 from detectron2.config import LazyCall as L
 

@@ -2,8 +2,8 @@
 # paper's policy: known + 10 x DDC (window 11) from trimap labels. The demo's tiny ViTMatte and lr,
 # from random weights, on the harder synthetic data (several hundred 128 px composites with
 # strands, soft edges, veils and high-frequency texture in both layers). The other policies of
-# Tables 1 and 4 are the configs next to this one. Budget: the most iterations that keep the five
-# policies within 30 minutes on 2 cores.
+# Tables 1 and 4 are the configs next to this one. Budget: as many iterations as a 30-minute
+# target for the five policies on 2 cores allows (the measured time: docs/ablation.md).
 # Data: python tools/make_toy_dataset.py --output datasets/toy_ablation --num-train 600 --num-val 50
 from detectron2.config import LazyCall as L
 

@@ -5,7 +5,7 @@ import torch
 
 from alphafree_matting.criterion import TrimapCriterion
 from alphafree_matting.modeling import ViTMatte
-from tests.tiny_model import build_tiny_vitmatte
+from tests.helpers.models import build_tiny_vitmatte
 
 TINY_DEPTH = 2
 """Transformer blocks of the tiny backbone (``num_layers`` of its optimizer groups)."""

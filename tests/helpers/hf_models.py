@@ -1,39 +1,37 @@
-"""Random transformers ViTMatte models built from configs (nothing is downloaded): a tiny one of
-the size of ``tiny_model``'s, and the ViTMatte-S layout of the released hustvl checkpoints."""
+"""Random transformers ViTMatte models built from configs (nothing is downloaded), of the sizes
+of the plugin's own: the tiny test model's, and ViTMatte-S (``configs/common/model.py``), the
+layout of the released hustvl checkpoints."""
 
 import torch
+from detectron2.config import LazyConfig
 
-from tests.tiny_model import TINY_BACKBONE, TINY_DECODER
+from tests.helpers.models import MODEL_CONFIG, TINY_BACKBONE, TINY_DECODER
 
-VITMATTE_S_BACKBONE = dict(
-    image_size=512,
-    pretrain_image_size=224,
-    patch_size=16,
-    hidden_size=384,
-    num_hidden_layers=12,
-    num_attention_heads=6,
-    use_absolute_position_embeddings=True,
-    use_relative_position_embeddings=True,
-    window_size=14,
-    window_block_indices=[0, 1, 3, 4, 6, 7, 9, 10],
-    residual_block_indices=[2, 5, 8, 11],
-    out_features=["stage12"],
+
+def hf_backbone(backbone: dict, **extra) -> dict:
+    """transformers' ``VitDetConfig`` arguments of a plugin ViT config (its argument names)."""
+    return dict(
+        image_size=backbone["img_size"],
+        pretrain_image_size=224,
+        patch_size=16,
+        hidden_size=backbone["embed_dim"],
+        num_hidden_layers=backbone["depth"],
+        num_attention_heads=backbone["num_heads"],
+        use_relative_position_embeddings=True,
+        window_size=backbone["window_size"],
+        window_block_indices=list(backbone["window_block_indexes"]),
+        residual_block_indices=list(backbone["residual_block_indexes"]),
+        out_features=[f"stage{backbone['depth']}"],
+        **extra,
+    )
+
+
+VITMATTE_S_BACKBONE = hf_backbone(
+    LazyConfig.load(str(MODEL_CONFIG)).model.backbone, use_absolute_position_embeddings=True
 )
-"""ViTMatte-S as transformers' conversion script configures hustvl/vitmatte-small-*."""
+"""ViTMatte-S, as transformers' conversion script configures hustvl/vitmatte-small-*."""
 
-TINY_HF_BACKBONE = dict(
-    image_size=TINY_BACKBONE["img_size"],
-    pretrain_image_size=224,
-    patch_size=16,
-    hidden_size=TINY_BACKBONE["embed_dim"],
-    num_hidden_layers=TINY_BACKBONE["depth"],
-    num_attention_heads=TINY_BACKBONE["num_heads"],
-    use_relative_position_embeddings=True,
-    window_size=TINY_BACKBONE["window_size"],
-    window_block_indices=TINY_BACKBONE["window_block_indexes"],
-    residual_block_indices=TINY_BACKBONE["residual_block_indexes"],
-    out_features=[f"stage{TINY_BACKBONE['depth']}"],
-)
+TINY_HF_BACKBONE = hf_backbone(TINY_BACKBONE)
 
 
 def hf_vitmatte(backbone: dict, decoder: dict, num_channels: int = 4, seed: int = 0):
@@ -67,7 +65,8 @@ def hf_vitmatte(backbone: dict, decoder: dict, num_channels: int = 4, seed: int 
 
 
 def tiny_hf_vitmatte(num_channels: int = 4, seed: int = 0):
-    """The tiny test ViTMatte (``tiny_model`` sizes) as a transformers model."""
+    """The tiny test ViTMatte (:data:`~tests.helpers.models.TINY_BACKBONE`) as a transformers
+    model."""
     decoder = dict(
         convstream_hidden_sizes=TINY_DECODER["convstream_out"],
         fusion_hidden_sizes=TINY_DECODER["fusion_out"],

@@ -1,6 +1,12 @@
-"""Tiny untrained ViTMattes for the tests: built in code (:func:`build_tiny_vitmatte`), or the
-demo config's, saved as a run would save it (config.yaml + ``{"model": state_dict}`` checkpoint)
-for the predictor and tool tests (no training needed)."""
+"""The models of the tests, one per purpose:
+
+* :func:`build_tiny_vitmatte`: a tiny ViTMatte built in code, seeded (unit tests of the model,
+  the criterion, the engine);
+* :func:`tiny_config` / :func:`write_tiny_model`: the demo config with :data:`TINY_BACKBONE`,
+  saved as a run saves it (config.yaml + checkpoint), for the predictor, tool and config tests;
+* :func:`vitmatte_s`: ViTMatte-S exactly as ``configs/common/model.py`` builds it, on the meta
+  device by default (layout and conversion tests: names and shapes, no memory).
+"""
 
 from pathlib import Path
 
@@ -9,15 +15,16 @@ from detectron2.config import LazyConfig, instantiate
 
 from alphafree_matting.modeling import DetailCapture, ViT, ViTMatte
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / "configs" / "demo_ddc.py"
+MODEL_CONFIG = REPO / "configs" / "common" / "model.py"
 
 TINY_BACKBONE = dict(
     img_size=64,
     embed_dim=32,
     depth=2,
     num_heads=2,
-    window_size=4,
+    window_size=2,  # smaller than the 4 x 4 token grid of a 64 px crop: real windows
     window_block_indexes=[0],
     residual_block_indexes=[1],
 )
@@ -86,3 +93,51 @@ def write_tiny_model(folder: Path, trimap_input: bool = False, seed: int = 0) ->
     LazyConfig.save(cfg, str(config_path))
     torch.save({"model": model.state_dict(), "iteration": 0}, checkpoint_path)
     return config_path, checkpoint_path
+
+
+def vitmatte_s(trimap_input: bool = False, device: str = "meta") -> ViTMatte:
+    """ViTMatte-S of ``configs/common/model.py`` (``trimap_input``: the 4-channel input of the
+    official ViTMatte checkpoints); on ``device`` ("meta": shapes only, no memory)."""
+    cfg = LazyConfig.load(str(MODEL_CONFIG))
+    cfg.model.backbone.in_chans = 4 if trimap_input else 3
+    cfg.model.trimap_input = trimap_input
+    with torch.device(device):
+        return instantiate(cfg.model)
+
+
+def vitmatte_of_size(
+    embed_dim: int,
+    depth: int,
+    num_heads: int,
+    trimap_input: bool = False,
+    empty: bool = False,
+    img_size: int = 64,
+) -> ViTMatte:
+    """ViTMatte with a ViT of the given width and depth in ViTMatte-S's layout (window 14, a
+    residual block after every third block), for conversion tests of other sizes and of few
+    blocks; ``empty``: uninitialised weights (fast)."""
+    in_chans = 4 if trimap_input else 3
+    window_blocks = tuple(i for i in range(depth) if i % 3 != 2)
+    residual_blocks = tuple(i for i in range(depth) if i % 3 == 2)
+    with torch.device("meta" if empty else "cpu"):
+        backbone = ViT(
+            img_size=img_size,
+            in_chans=in_chans,
+            embed_dim=embed_dim,
+            depth=depth,
+            num_heads=num_heads,
+            window_size=14,
+            window_block_indexes=window_blocks,
+            residual_block_indexes=residual_blocks,
+            use_rel_pos=True,
+        )
+        decoder = DetailCapture(in_chans=embed_dim, img_chans=in_chans)
+        model = ViTMatte(backbone=backbone, decoder=decoder, trimap_input=trimap_input)
+    return model.to_empty(device="cpu") if empty else model
+
+
+def infer_alpha(model, item: dict, bounded: bool, progress=None) -> torch.Tensor:
+    """(1, H, W) eval alpha of one model input, by the bounded-memory path or the plain one."""
+    model.bounded_inference = bounded
+    with torch.no_grad():
+        return model.inference([item], progress=progress)[0]["alpha"]
